@@ -1,0 +1,68 @@
+/**
+ * What the rule engine tells the world about alerts. Sinks subscribe to these;
+ * the engine never imports a sink.
+ */
+
+/** Prometheus rules/alerting.go AlertState. */
+export enum AlertState {
+  Inactive = 'inactive',
+  Pending = 'pending',
+  Firing = 'firing',
+}
+
+export interface Alert {
+  /** Series labels + templated rule labels + alertname (rule labels win). */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  state: AlertState;
+  /** Sample value of the series at the last evaluation where it was present. */
+  value: number;
+  /** When the series first appeared (pending started), ms since epoch. */
+  activeAtMs: number;
+  /** When the alert went to firing (Alertmanager's startsAt), ms; 0 while pending. */
+  firedAtMs: number;
+  /** When the alert resolved, ms; 0 while active. */
+  resolvedAtMs: number;
+  /** Last time the condition held (drives keep_firing_for), ms. */
+  lastSeenMs: number;
+}
+
+export interface RuleRef {
+  /** Namespace: the rule file's path as loaded. */
+  readonly file: string;
+  readonly group: string;
+  readonly name: string;
+  /** The LogQL expression text, for generatorURL. */
+  readonly expr: string;
+}
+
+export type AlertChangeKind = 'pending' | 'firing' | 'resolved' | 'removed';
+
+/**
+ * One state transition of one alert. `firing` and `resolved` are what
+ * Alertmanager hears about; `pending` and `removed` are for bookkeeping.
+ * `removed` is emitted when a resolved alert leaves its 15-minute retention
+ * (or a pending alert disappears), so subscribers can forget it.
+ */
+export interface AlertChange {
+  readonly kind: AlertChangeKind;
+  readonly rule: RuleRef;
+  readonly alert: Readonly<Alert>;
+  /** Evaluation time (ms) that produced the change. */
+  readonly atMs: number;
+  /**
+   * Arrival time (ms, wall clock) of the log event whose match caused this
+   * change, when the change was caused by an event; for latency metrics.
+   */
+  readonly causeReceivedMs?: number;
+}
+
+export type AlertListener = (change: AlertChange) => void;
+
+/** Stable identity of an alert within a rule: its label set. */
+export function alertKey(labels: Readonly<Record<string, string>>): string {
+  const names = Object.keys(labels).sort();
+  let k = '';
+  for (const n of names) k += `${n}\u0000${labels[n]}\u0001`;
+  return k;
+}
