@@ -1,0 +1,87 @@
+/**
+ * Config from a YAML file and command-line flags (flags win), over the
+ * defaults in schema.ts. Secrets referenced by *_file settings are read here,
+ * once, so the rest of the program only sees values.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { applyDocument, applyFlag, ConfigError, defaultConfig, FIELDS, validate, type Config } from './schema.js';
+
+/** Flags that take a value, by name; repeatable ones collect every value. */
+export const VALUE_FLAGS = new Set(['--config', ...FIELDS.filter((f) => f.flag !== undefined).map((f) => f.flag!)]);
+
+export interface ParsedArgs {
+  command: string;
+  flags: Map<string, string[]>;
+  positional: string[];
+  booleans: Set<string>;
+}
+
+/** `run --rules a --rules b --log-format=pretty x y` → command, flags, positionals. */
+export function parseArgs(argv: readonly string[], extraValueFlags: readonly string[] = []): ParsedArgs {
+  const valueFlags = new Set([...VALUE_FLAGS, ...extraValueFlags]);
+  const flags = new Map<string, string[]>();
+  const positional: string[] = [];
+  const booleans = new Set<string>();
+  let command = '';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq === -1 ? a : a.slice(0, eq);
+      if (valueFlags.has(name)) {
+        const value = eq === -1 ? argv[++i] : a.slice(eq + 1);
+        if (value === undefined) throw new ConfigError(name, 'needs a value');
+        flags.set(name, [...(flags.get(name) ?? []), value]);
+      } else {
+        booleans.add(name);
+      }
+    } else if (command === '') {
+      command = a;
+    } else {
+      positional.push(a);
+    }
+  }
+  return { command, flags, positional, booleans };
+}
+
+function readSecretFile(path: string, key: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    throw new ConfigError(key, `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Resolve password_file/bearer_token_file into the value fields. */
+function resolveSecrets(cfg: Config): void {
+  for (const section of ['alertmanager', 'loki'] as const) {
+    const s = cfg[section];
+    if (s.basicAuthPasswordFile !== '') s.basicAuthPassword = readSecretFile(s.basicAuthPasswordFile, `${section}.basic_auth.password_file`);
+    if (s.bearerTokenFile !== '') s.bearerToken = readSecretFile(s.bearerTokenFile, `${section}.bearer_token_file`);
+  }
+}
+
+export function loadConfig(flags: Map<string, string[]>): Config {
+  const cfg = defaultConfig();
+  const file = flags.get('--config')?.at(-1);
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError('--config', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(text);
+    } catch (e) {
+      throw new ConfigError('--config', `${file} is not valid YAML: ${(e as Error).message}`);
+    }
+    applyDocument(cfg, doc);
+  }
+  for (const [flag, values] of flags) if (flag !== '--config' && FIELDS.some((f) => f.flag === flag)) applyFlag(cfg, flag, values);
+  validate(cfg);
+  resolveSecrets(cfg);
+  return cfg;
+}

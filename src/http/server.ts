@@ -1,0 +1,27 @@
+/** The HTTP side: fastify with each route group as a plugin. */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { RuleEngine } from '../rules/engine.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { reloadRoutes, type ReloadOptions } from './routes/reload.js';
+import { rulesApiRoutes } from './routes/rules-api.js';
+
+export interface HttpDeps {
+  registry: Registry;
+  engine: RuleEngine;
+  ready: () => boolean;
+  reload: ReloadOptions['reload'];
+  admin: { enabled: boolean; token: string };
+  bodyLimitBytes: number;
+}
+
+export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  // Our own pino logs what matters; fastify's per-request logging would drown it.
+  const app = Fastify({ logger: false, bodyLimit: deps.bodyLimitBytes, connectionTimeout: 30_000, requestTimeout: 30_000 });
+  await app.register(healthRoutes, { ready: deps.ready });
+  await app.register(metricsRoutes, { registry: deps.registry });
+  await app.register(rulesApiRoutes, { engine: deps.engine });
+  await app.register(reloadRoutes, { enabled: deps.admin.enabled, token: deps.admin.token, reload: deps.reload });
+  return app;
+}

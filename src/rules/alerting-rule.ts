@@ -1,0 +1,148 @@
+/**
+ * One alerting rule and its alerts, after Prometheus rules/alerting.go (which
+ * the Loki ruler reuses): an explicit state per alert and one evaluation step
+ * that walks it.
+ *
+ *   new series            → Pending (activeAt = t)
+ *   Pending, t−activeAt ≥ for → Firing (firedAt = t)
+ *   series gone: Pending  → deleted;  Firing → Inactive (resolvedAt = t),
+ *                           unless keep_firing_for still holds it
+ *   Inactive              → deleted after the resolved retention (15m)
+ */
+import { AlertState, alertKey, type Alert, type AlertChange, type RuleRef } from './alert.js';
+import type { Sample } from './instant-vector.js';
+import type { AlertingRuleDef } from './rule-file.js';
+import { compileTemplate, type Template } from './template.js';
+
+export interface AlertingOptions {
+  resolvedRetentionMs: number;
+  externalLabels: Readonly<Record<string, string>>;
+  externalUrl: string;
+}
+
+interface ActiveAlert extends Alert {
+  /** When keep_firing_for started holding it (0: not holding). */
+  keepFiringSinceMs: number;
+}
+
+export class AlertingRule {
+  readonly ref: RuleRef;
+  private readonly active = new Map<string, ActiveAlert>();
+  private readonly labelTemplates: Array<[string, Template]>;
+  private readonly annotationTemplates: Array<[string, Template]>;
+
+  constructor(
+    readonly def: AlertingRuleDef,
+    private readonly opts: AlertingOptions,
+  ) {
+    this.ref = { file: def.file, group: def.group, name: def.name, expr: def.exprText };
+    this.labelTemplates = Object.entries(def.labels).map(([k, v]) => [k, compileTemplate(v)]);
+    this.annotationTemplates = Object.entries(def.annotations).map(([k, v]) => [k, compileTemplate(v)]);
+  }
+
+  /**
+   * One evaluation at time `t` (ms) over the expression's result. Emits every
+   * state change. `causeReceivedMs` is set when an incoming line triggered it.
+   */
+  eval(t: number, samples: readonly Sample[], limit: number, emit: (c: AlertChange) => void, causeReceivedMs?: number): void {
+    const seen = new Set<string>();
+    for (const s of samples) {
+      const data = { labels: s.labels, value: s.value, externalLabels: this.opts.externalLabels, externalURL: this.opts.externalUrl };
+      const labels: Record<string, string> = {};
+      for (const k in s.labels) if (k !== '__name__') labels[k] = s.labels[k]!;
+      for (const [k, tmpl] of this.labelTemplates) labels[k] = tmpl.render(data);
+      labels.alertname = this.def.name;
+      const key = alertKey(labels);
+      // Two samples may collapse into one label set after templating; Prometheus rejects that.
+      if (seen.has(key)) throw new Error('vector contains metrics with the same labelset after applying alert labels');
+      seen.add(key);
+      const existing = this.active.get(key);
+      if (existing !== undefined && existing.state !== AlertState.Inactive) {
+        existing.value = s.value;
+        existing.lastSeenMs = t;
+        existing.keepFiringSinceMs = 0;
+        if (this.annotationTemplates.length > 0) {
+          (existing as { annotations: Record<string, string> }).annotations = this.renderAnnotations(data);
+        }
+        continue;
+      }
+      const a: ActiveAlert = {
+        labels,
+        annotations: this.renderAnnotations(data),
+        state: AlertState.Pending,
+        value: s.value,
+        activeAtMs: t,
+        firedAtMs: 0,
+        resolvedAtMs: 0,
+        lastSeenMs: t,
+        keepFiringSinceMs: 0,
+      };
+      this.active.set(key, a);
+      emit(this.change('pending', a, t, causeReceivedMs));
+    }
+
+    for (const [key, a] of this.active) {
+      if (!seen.has(key)) {
+        let keepFiring = false;
+        if (a.state === AlertState.Firing && this.def.keepFiringForMs > 0) {
+          if (a.keepFiringSinceMs === 0) a.keepFiringSinceMs = t;
+          keepFiring = t - a.keepFiringSinceMs < this.def.keepFiringForMs;
+        }
+        if (a.state === AlertState.Pending || (a.resolvedAtMs !== 0 && t - a.resolvedAtMs > this.opts.resolvedRetentionMs)) {
+          this.active.delete(key);
+          emit(this.change('removed', a, t));
+          continue;
+        }
+        if (a.state !== AlertState.Inactive && !keepFiring) {
+          a.state = AlertState.Inactive;
+          a.resolvedAtMs = t;
+          emit(this.change('resolved', a, t));
+        }
+        if (!keepFiring) continue;
+      }
+      if (a.state === AlertState.Pending && t - a.activeAtMs >= this.def.forMs) {
+        a.state = AlertState.Firing;
+        a.firedAtMs = t;
+        emit(this.change('firing', a, t, causeReceivedMs));
+      }
+    }
+
+    if (limit > 0) {
+      let n = 0;
+      for (const a of this.active.values()) if (a.state !== AlertState.Inactive) n++;
+      if (n > limit) {
+        // Prometheus drops every alert of a rule that exceeds its group's limit.
+        for (const a of this.active.values()) emit(this.change('removed', a, t));
+        this.active.clear();
+        throw new Error(`exceeded limit of ${limit} with ${n} alerts`);
+      }
+    }
+  }
+
+  private renderAnnotations(data: Parameters<Template['render']>[0]): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, tmpl] of this.annotationTemplates) out[k] = tmpl.render(data);
+    return out;
+  }
+
+  private change(kind: AlertChange['kind'], a: ActiveAlert, t: number, causeReceivedMs?: number): AlertChange {
+    const alert: Alert = { ...a };
+    delete (alert as Partial<ActiveAlert>).keepFiringSinceMs;
+    return causeReceivedMs === undefined ? { kind, rule: this.ref, alert, atMs: t } : { kind, rule: this.ref, alert, atMs: t, causeReceivedMs };
+  }
+
+  /** Current alerts (pending, firing and retained resolved ones). */
+  alerts(): Alert[] {
+    return [...this.active.values()];
+  }
+
+  /** Carry alert state over from the same rule before a reload. */
+  adoptState(from: AlertingRule): void {
+    for (const [k, a] of from.active) this.active.set(k, a);
+  }
+
+  /** Restore alerts from a snapshot. */
+  restoreAlerts(alerts: readonly Alert[]): void {
+    for (const a of alerts) this.active.set(alertKey(a.labels), { ...a, keepFiringSinceMs: 0 });
+  }
+}

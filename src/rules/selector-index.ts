@@ -1,0 +1,70 @@
+/**
+ * "Which rules does this line match?" for all rules at once. Stream selectors
+ * depend on labels only, so the candidate rules of a label set are computed
+ * once and cached on the interned LabelSet; line filters then run through one
+ * shared literal prefilter across every candidate (LineFilterSet).
+ */
+import type { LabelMatcher, LogSelector } from './logql/ast.js';
+import type { LabelSet, LogEvent } from '../talos/log-event.js';
+import { LineFilterSet } from './logql/line-filter-set.js';
+import { compileLabelRegex } from './logql/re2.js';
+
+type LabelTest = (labels: Readonly<Record<string, string>>) => boolean;
+
+function compileMatcher(m: LabelMatcher): LabelTest {
+  const name = m.name;
+  const value = m.value;
+  switch (m.op) {
+    case '=':
+      return (l) => (l[name] ?? '') === value;
+    case '!=':
+      return (l) => (l[name] ?? '') !== value;
+    case '=~': {
+      const re = compileLabelRegex(value);
+      return (l) => re(l[name] ?? '');
+    }
+    case '!~': {
+      const re = compileLabelRegex(value);
+      return (l) => !re(l[name] ?? '');
+    }
+  }
+}
+
+/** Bound on cached label sets: beyond it the cache starts over (label sets are few in practice). */
+const MAX_CACHED_SETS = 20_000;
+
+export class SelectorIndex {
+  private readonly labelTests: LabelTest[][];
+  private readonly filters: LineFilterSet;
+  private readonly filterIds: number[];
+  private candidates = new Map<LabelSet, number[]>();
+
+  constructor(selectors: readonly LogSelector[]) {
+    this.labelTests = selectors.map((s) => s.matchers.map(compileMatcher));
+    this.filters = new LineFilterSet();
+    this.filterIds = selectors.map((s) => this.filters.add(s.filters));
+    this.filters.build();
+  }
+
+  private candidatesFor(set: LabelSet): number[] {
+    let ids = this.candidates.get(set);
+    if (ids !== undefined) return ids;
+    ids = [];
+    for (let i = 0; i < this.labelTests.length; i++) {
+      const tests = this.labelTests[i]!;
+      let ok = true;
+      for (let j = 0; j < tests.length && ok; j++) ok = tests[j]!(set.labels);
+      if (ok) ids.push(this.filterIds[i]!);
+    }
+    if (this.candidates.size >= MAX_CACHED_SETS) this.candidates = new Map();
+    this.candidates.set(set, ids);
+    return ids;
+  }
+
+  /** Writes the ids of the selectors that match `ev` into `out`; returns how many. */
+  match(ev: LogEvent, out: number[]): number {
+    const ids = this.candidatesFor(ev.stream);
+    if (ids.length === 0) return 0;
+    return this.filters.match(ev.line, ids, out);
+  }
+}

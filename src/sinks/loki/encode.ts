@@ -1,0 +1,91 @@
+/**
+ * Turns a sealed batch into the exact HTTP body Loki's push endpoint takes:
+ * protobuf `logproto.PushRequest` compressed as a raw snappy block, or JSON
+ * compressed with gzip. The body is what the queue and the spool keep, so a
+ * batch is encoded once however often it is retried or replayed.
+ */
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import { eventTimeNsString, type LogEvent } from '../../talos/log-event.js';
+import type { OpenBatch } from './batch.js';
+import { PushRequestType, type EntryMessage, type LabelPairMessage, type StreamMessage } from './logproto.js';
+
+// snappyjs ships no types; this is the part of its API we use.
+const snappy = createRequire(import.meta.url)('snappyjs') as { compress(input: Buffer): Buffer };
+const gzipAsync = promisify(gzip);
+
+export type BodyFormat = 'protobuf' | 'json';
+
+export interface EncodedBatch {
+  readonly format: BodyFormat;
+  /** The request body exactly as sent (snappy block or gzip). */
+  readonly body: Buffer;
+  readonly lines: number;
+}
+
+export const CONTENT_TYPE: Readonly<Record<BodyFormat, string>> = {
+  protobuf: 'application/x-protobuf',
+  json: 'application/json',
+};
+export const CONTENT_ENCODING: Readonly<Record<BodyFormat, string | undefined>> = {
+  protobuf: undefined, // the snappy block is part of the protobuf content type, not a Content-Encoding
+  json: 'gzip',
+};
+
+export async function encodeBatch(batch: OpenBatch, format: BodyFormat, withMetadata: boolean): Promise<EncodedBatch> {
+  const body =
+    format === 'protobuf'
+      ? snappy.compress(encodePushRequest(batch, withMetadata))
+      : await gzipAsync(encodeJsonPush(batch, withMetadata), { level: 1 }); // gzip runs on the libuv pool, off the event loop
+  return { format, body, lines: batch.lines };
+}
+
+/** Uncompressed protobuf PushRequest bytes. */
+export function encodePushRequest(batch: OpenBatch, withMetadata: boolean): Buffer {
+  const streams: StreamMessage[] = [];
+  for (const s of batch.streams.values()) {
+    const entries: EntryMessage[] = new Array(s.events.length);
+    for (let i = 0; i < s.events.length; i++) {
+      const ev = s.events[i]!;
+      const seconds = Math.floor(ev.timeMs / 1000);
+      entries[i] = {
+        timestamp: { seconds, nanos: (ev.timeMs - seconds * 1000) * 1_000_000 + ev.timeNsRem },
+        line: ev.line,
+        structuredMetadata: withMetadata ? metadataPairs(ev) : undefined,
+      };
+    }
+    streams.push({ labels: s.stream.key, entries });
+  }
+  const bytes = PushRequestType.encode({ streams }).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function metadataPairs(ev: LogEvent): LabelPairMessage[] | undefined {
+  const md = ev.metadata;
+  if (md === undefined) return undefined;
+  const out: LabelPairMessage[] = [];
+  for (const name in md) out.push({ name, value: md[name]! });
+  return out.length > 0 ? out : undefined;
+}
+
+/** Uncompressed JSON push body: `{"streams":[{"stream":{…},"values":[["<ns>","<line>",{…}]]}]}`. */
+export function encodeJsonPush(batch: OpenBatch, withMetadata: boolean): Buffer {
+  const streams: { stream: Readonly<Record<string, string>>; values: unknown[][] }[] = [];
+  for (const s of batch.streams.values()) {
+    const values: unknown[][] = new Array(s.events.length);
+    for (let i = 0; i < s.events.length; i++) {
+      const ev = s.events[i]!;
+      const md = withMetadata ? ev.metadata : undefined;
+      values[i] =
+        md !== undefined && hasKeys(md) ? [eventTimeNsString(ev), ev.line, md] : [eventTimeNsString(ev), ev.line];
+    }
+    streams.push({ stream: s.stream.labels, values });
+  }
+  return Buffer.from(JSON.stringify({ streams }));
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}

@@ -1,0 +1,155 @@
+/**
+ * The ingest step between the sources and the bus: decode each record, count
+ * it, publish it. Counters live in plain numbers on the hot path and are handed
+ * to prom-client only when /metrics is scraped.
+ */
+import { Counter, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { EventBus } from '../bus.js';
+import { METRIC_PREFIX } from '../metrics/registry.js';
+import type { Proto, RecordSink, RejectReason } from '../sources/record-sink.js';
+import type { LabelSet } from './log-event.js';
+import type { TalosDecoder, TimeFallback } from './decode.js';
+
+interface StreamCount {
+  host: string;
+  stream: string;
+  n: number;
+  reported: number;
+}
+
+/** Logs a flood of bad input at most once per interval per reason; counting is separate and always. */
+class RateLimitedLog {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+  constructor(
+    private readonly logger: Logger,
+    private readonly intervalMs = 10_000,
+  ) {}
+
+  warn(reason: string, fields: Record<string, unknown>, msg: string): void {
+    const now = Date.now();
+    const s = this.last.get(reason);
+    if (s !== undefined && now - s.at < this.intervalMs) {
+      s.suppressed++;
+      return;
+    }
+    this.logger.warn({ ...fields, reason, suppressed: s?.suppressed ?? 0 }, msg);
+    this.last.set(reason, { at: now, suppressed: 0 });
+  }
+}
+
+export class IngestPipeline implements RecordSink {
+  private readonly perStream = new Map<LabelSet, StreamCount>();
+  private readonly rejects = new Map<RejectReason, number>();
+  private readonly bytesIn: Record<Proto, number> = { tcp: 0, udp: 0 };
+  private readonly badLog: RateLimitedLog;
+  /** Records that became events. */
+  accepted = 0;
+
+  constructor(
+    private readonly decoder: TalosDecoder,
+    private readonly bus: EventBus,
+    logger: Logger,
+    registry?: Registry,
+  ) {
+    this.badLog = new RateLimitedLog(logger);
+    if (registry !== undefined) this.registerMetrics(registry);
+  }
+
+  record(text: string, peer: string, proto: Proto, receivedMs: number): void {
+    const ev = this.decoder.decode(text, peer, receivedMs);
+    if (typeof ev === 'string') {
+      this.reject(ev, peer, proto);
+      return;
+    }
+    this.accepted++;
+    let c = this.perStream.get(ev.stream);
+    if (c === undefined) {
+      c = { host: ev.stream.labels.host ?? peer, stream: ev.source, n: 0, reported: 0 };
+      this.perStream.set(ev.stream, c);
+    }
+    c.n++;
+    this.bus.publish(ev);
+  }
+
+  reject(reason: RejectReason, peer: string, proto: Proto): void {
+    this.rejects.set(reason, (this.rejects.get(reason) ?? 0) + 1);
+    this.badLog.warn(reason, { peer, proto }, 'dropped a record');
+  }
+
+  bytes(n: number, proto: Proto): void {
+    this.bytesIn[proto] += n;
+  }
+
+  rejected(reason: RejectReason): number {
+    return this.rejects.get(reason) ?? 0;
+  }
+
+  /** Lines received per host and stream (kernel|service), for tests and the demo. */
+  linesByHost(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const c of this.perStream.values()) out.set(`${c.host}/${c.stream}`, (out.get(`${c.host}/${c.stream}`) ?? 0) + c.n);
+    return out;
+  }
+
+  private registerMetrics(registry: Registry): void {
+    const perStream = this.perStream;
+    const rejects = this.rejects;
+    const bytesIn = this.bytesIn;
+    const decoder = this.decoder;
+    const reportedRejects = new Map<string, number>();
+    const reportedBytes: Record<Proto, number> = { tcp: 0, udp: 0 };
+    const reportedTime: Record<TimeFallback, number> = { missing: 0, invalid: 0, future: 0 };
+    new Counter({
+      name: `${METRIC_PREFIX}lines_received_total`,
+      help: 'Talos records decoded into log events, by sender and stream (kernel or service).',
+      labelNames: ['host', 'stream'],
+      registers: [registry],
+      collect() {
+        for (const c of perStream.values()) {
+          if (c.n > c.reported) {
+            this.inc({ host: c.host, stream: c.stream }, c.n - c.reported);
+            c.reported = c.n;
+          }
+        }
+      },
+    });
+    new Counter({
+      name: `${METRIC_PREFIX}bytes_received_total`,
+      help: 'Bytes read from ingest sockets, framing included.',
+      labelNames: ['proto'],
+      registers: [registry],
+      collect() {
+        for (const p of ['tcp', 'udp'] as const) {
+          this.inc({ proto: p }, bytesIn[p] - reportedBytes[p]);
+          reportedBytes[p] = bytesIn[p];
+        }
+      },
+    });
+    new Counter({
+      name: `${METRIC_PREFIX}decode_errors_total`,
+      help: 'Records dropped before becoming log events, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        for (const [reason, n] of rejects) {
+          const done = reportedRejects.get(reason) ?? 0;
+          if (n > done) this.inc({ reason }, n - done);
+          reportedRejects.set(reason, n);
+        }
+      },
+    });
+    new Counter({
+      name: `${METRIC_PREFIX}timestamp_fallbacks_total`,
+      help: 'Records whose talos-time was missing, invalid or too far in the future, so receive time was used.',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        for (const r of ['missing', 'invalid', 'future'] as const) {
+          this.inc({ reason: r }, decoder.timeFallbacks[r] - reportedTime[r]);
+          reportedTime[r] = decoder.timeFallbacks[r];
+        }
+      },
+    });
+  }
+}
