@@ -49,6 +49,8 @@ export async function demoCommand(args: ParsedArgs): Promise<number> {
       ratePerSec: 1500,
       durationMs: seconds * 1000,
       seed: 42,
+      // Event time = now: the windows are keyed by event time, so old stamps would not alert.
+      startTimeMs: Date.now(),
       failures: [
         { atMs: 3000, kind: 'btrfs-transid', node: 1 },
         { atMs: 5000, kind: 'iscsi-error', node: 2 },

@@ -11,11 +11,22 @@
  * at ms + ns (ns > 0) sorts strictly after ms and before ms + 1, so we key it
  * at half-millisecond resolution (2·ms + 1).
  */
+/** How far ahead of the evaluation clock a line may be stamped and still be kept exactly. */
+export const FUTURE_SLACK_MS = 15_000;
+
 export class SlidingWindow {
   private readonly counts: Float64Array;
   private readonly bytes: Float64Array | undefined;
-  /** Highest bucket id stored; slots hold buckets (head−N, head]. */
+  /**
+   * Ring capacity: 2N plus 15 s of buckets, so lines stamped ahead of the last
+   * evaluation (sender clock ahead, within the decoder's future tolerance of
+   * 10 s, clamped beyond) never push out buckets a range still needs.
+   */
+  private readonly cap: number;
+  /** Highest bucket id stored. */
   private head = -Infinity;
+  /** Buckets at or below this id are gone for good (left every range still to be evaluated). */
+  private low = -Infinity;
   private totalCount = 0;
   private totalBytes = 0;
 
@@ -26,8 +37,9 @@ export class SlidingWindow {
     readonly stepMs: number,
     trackBytes: boolean,
   ) {
-    this.counts = new Float64Array(slots);
-    this.bytes = trackBytes ? new Float64Array(slots) : undefined;
+    this.cap = 2 * slots + Math.ceil(FUTURE_SLACK_MS / stepMs);
+    this.counts = new Float64Array(this.cap);
+    this.bytes = trackBytes ? new Float64Array(this.cap) : undefined;
   }
 
   /** Bucket id of an event time: smallest b with time ≤ b·g. */
@@ -37,14 +49,14 @@ export class SlidingWindow {
   }
 
   /**
-   * Add one event. Returns false (and stores nothing) when it is older than
-   * every range that can still be evaluated, i.e. at or before (head−N)·g, or
-   * before `floorBucket` (the engine's last evaluated instant − d).
+   * Add one event. Returns false (and stores nothing) when no range still to
+   * be evaluated can contain it: at or below `floorBucket` (the last evaluated
+   * instant − N) or below what the ring still holds.
    */
   add(bucket: number, byteLen: number, floorBucket: number): boolean {
-    if (bucket <= floorBucket || bucket <= this.head - this.slots) return false;
+    if (bucket <= floorBucket || bucket <= this.low || bucket <= this.head - this.cap) return false;
     if (bucket > this.head) this.advance(bucket);
-    const i = mod(bucket, this.slots);
+    const i = mod(bucket, this.cap);
     this.counts[i]! += 1;
     this.totalCount += 1;
     if (this.bytes !== undefined) {
@@ -54,46 +66,58 @@ export class SlidingWindow {
     return true;
   }
 
-  /** Drop buckets that have left the range ending at bucket T (T ≥ head advances the ring). */
-  private advance(T: number): void {
-    if (this.head === -Infinity || T - this.head >= this.slots) {
+  private clearSlot(b: number): void {
+    const i = mod(b, this.cap);
+    this.totalCount -= this.counts[i]!;
+    this.counts[i] = 0;
+    if (this.bytes !== undefined) {
+      this.totalBytes -= this.bytes[i]!;
+      this.bytes[i] = 0;
+    }
+  }
+
+  /** Move the head to bucket `to`, reusing the slots of buckets that fall off the ring. */
+  private advance(to: number): void {
+    if (this.head === -Infinity || to - this.head >= this.cap) {
       this.counts.fill(0);
       this.bytes?.fill(0);
       this.totalCount = 0;
       this.totalBytes = 0;
     } else {
-      for (let b = this.head + 1; b <= T; b++) {
-        const i = mod(b, this.slots);
-        this.totalCount -= this.counts[i]!;
-        this.counts[i] = 0;
-        if (this.bytes !== undefined) {
-          this.totalBytes -= this.bytes[i]!;
-          this.bytes[i] = 0;
-        }
-      }
+      for (let b = this.head + 1; b <= to; b++) this.clearSlot(b);
     }
-    this.head = T;
+    this.head = to;
+    this.low = Math.max(this.low, to - this.cap);
   }
 
-  /**
-   * Count and bytes in (t−d, t] for t = T·g. Evaluation instants only move
-   * forward, so buckets that fall out are freed as we go.
-   */
-  query(T: number, out: { count: number; bytes: number }): void {
-    if (T >= this.head) {
-      this.advance(T);
-      out.count = this.totalCount;
-      out.bytes = this.totalBytes;
+  /** Forget buckets ≤ `upTo`: evaluation instants only move forward, so they never count again. */
+  private evict(upTo: number): void {
+    if (upTo <= this.low) return;
+    if (this.head === -Infinity) {
+      this.low = upTo;
       return;
     }
-    // Events ahead of the evaluation instant (sender clock ahead): sum only up to T.
-    let count = 0;
-    let bytes = 0;
-    const lo = Math.max(T - this.slots + 1, this.head - this.slots + 1);
-    for (let b = lo; b <= T; b++) {
-      const i = mod(b, this.slots);
-      count += this.counts[i]!;
-      if (this.bytes !== undefined) bytes += this.bytes[i]!;
+    const from = Math.max(this.low + 1, this.head - this.cap + 1);
+    const to = Math.min(upTo, this.head);
+    for (let b = from; b <= to; b++) this.clearSlot(b);
+    this.low = upTo;
+  }
+
+  /** Count and bytes in (t−d, t] for t = T·g. */
+  query(T: number, out: { count: number; bytes: number }): void {
+    this.evict(T - this.slots);
+    let count = this.totalCount;
+    let bytes = this.totalBytes;
+    if (this.head === -Infinity) {
+      out.count = 0;
+      out.bytes = 0;
+      return;
+    }
+    // Lines stamped after T (sender clock ahead of ours) are stored but not yet in range.
+    for (let b = Math.max(T + 1, this.head - this.cap + 1); b <= this.head; b++) {
+      const i = mod(b, this.cap);
+      count -= this.counts[i]!;
+      if (this.bytes !== undefined) bytes -= this.bytes[i]!;
     }
     out.count = count;
     out.bytes = bytes;
@@ -108,8 +132,8 @@ export class SlidingWindow {
   entries(): Array<[number, number, number]> {
     const out: Array<[number, number, number]> = [];
     if (this.head === -Infinity) return out;
-    for (let b = this.head - this.slots + 1; b <= this.head; b++) {
-      const i = mod(b, this.slots);
+    for (let b = Math.max(this.low + 1, this.head - this.cap + 1); b <= this.head; b++) {
+      const i = mod(b, this.cap);
       if (this.counts[i]! > 0) out.push([b, this.counts[i]!, this.bytes?.[i] ?? 0]);
     }
     return out;
@@ -118,8 +142,8 @@ export class SlidingWindow {
   restore(entries: ReadonlyArray<readonly [number, number, number]>): void {
     for (const [b, c, by] of entries) {
       if (b > this.head) this.advance(b);
-      if (b <= this.head - this.slots) continue;
-      const i = mod(b, this.slots);
+      if (b <= this.low || b <= this.head - this.cap) continue;
+      const i = mod(b, this.cap);
       this.counts[i]! += c;
       this.totalCount += c;
       if (this.bytes !== undefined) {

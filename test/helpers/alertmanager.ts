@@ -54,6 +54,10 @@ export interface AlertmanagerInstance {
   stop(): Promise<void>;
   /** Stop, then start again on the same port. */
   restart(): Promise<void>;
+  /** Stop the process but keep port and config, to simulate an outage; `up()` brings it back. */
+  down(): Promise<void>;
+  /** Start again on the same port after `down()`; resolves when ready. */
+  up(): Promise<void>;
   /** Tail of Alertmanager's log output. */
   output(): string;
 }
@@ -116,6 +120,20 @@ export async function startAlertmanager(opts: AlertmanagerOptions = {}): Promise
 
   const url = `http://127.0.0.1:${port}${prefix}`;
   let removed = false;
+  const down = (): Promise<void> => daemon.stop();
+  const up = async (): Promise<void> => {
+    if (removed) throw new Error('alertmanager was stopped for good');
+    // Same port: the old socket is closed once the process is gone (Go listens with SO_REUSEADDR).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await daemon.start();
+        return;
+      } catch (err) {
+        if (attempt >= 3 || !portInUse(daemon.output)) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  };
   return {
     url,
     port,
@@ -132,19 +150,11 @@ export async function startAlertmanager(opts: AlertmanagerOptions = {}): Promise
       }
     },
     async restart() {
-      if (removed) throw new Error('alertmanager was stopped for good');
-      await daemon.stop();
-      // Same port: the old socket is closed once the process is gone (Go listens with SO_REUSEADDR).
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await daemon.start();
-          return;
-        } catch (err) {
-          if (attempt >= 3 || !portInUse(daemon.output)) throw err;
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
+      await down();
+      await up();
     },
+    down,
+    up,
     output: () => daemon.output,
   };
 }
@@ -160,8 +170,11 @@ export interface ReceivedPost {
   /** Wall clock and monotonic clock at arrival of the complete body. */
   readonly atMs: number;
   readonly atPerfMs: number;
-  /** Status we answered. */
+  /** Status we answered (0 until answered). */
   status: number;
+  /** When we answered (with forwardTo: when the real Alertmanager had accepted it). */
+  answeredAtMs: number;
+  answeredPerfMs: number;
 }
 
 export interface PostedAlert {
@@ -214,7 +227,7 @@ export async function startAlertReceiver(opts: AlertReceiverOptions = {}): Promi
       } catch {
         // recorded as rawBody only
       }
-      const post: ReceivedPost = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, alerts, rawBody, atMs, atPerfMs, status: 0 };
+      const post: ReceivedPost = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, alerts, rawBody, atMs, atPerfMs, status: 0, answeredAtMs: 0, answeredPerfMs: 0 };
       const n = posts.length;
       posts.push(post);
       const answer = async (): Promise<void> => {
@@ -237,6 +250,8 @@ export async function startAlertReceiver(opts: AlertReceiverOptions = {}): Promi
             status = 502;
           }
         }
+        post.answeredPerfMs = performance.now();
+        post.answeredAtMs = Date.now();
         post.status = status;
         res.writeHead(status, { 'Content-Type': 'application/json' });
         res.end(body);

@@ -6,6 +6,9 @@
  *   const prom = await startPrometheus({ scrapeTargets: [`127.0.0.1:${port}`], scrapeInterval: '1s' });
  *   const v = await prom.waitFor('up == 1', (r) => r.length > 0);
  *   await prom.stop();
+ *
+ * Expect the first scrape ~5 s after start: Prometheus hands discovered
+ * targets to the scrape manager on a fixed 5 s cycle (static configs too).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -210,6 +210,19 @@ describe('AlertmanagerNotifier', () => {
     expect(msgs).toContain('alertmanager reachable again');
   });
 
+  it('times a hung request out after timeoutMs and retries it', async () => {
+    const r = await receiver();
+    const { n, registry, log } = notifier([r.url], { am: { timeoutMs: 150, minBackoffMs: 20, maxBackoffMs: 50 } });
+    const release = r.hold();
+    n.handle(alertChange('firing'));
+    await r.waitFor(() => log.lines.some((l) => l.includes('timeout after 150ms')));
+    release();
+    await r.waitFor((p) => p.length >= 2 && p.some((x) => x.status === 200));
+    const label = { alertmanager: `${r.url}/api/v2/alerts` };
+    await eventually(() => metricValue(registry, 'talos_alert_sidecar_alertmanager_alerts_sent_total', label), 1);
+    expect(await metricValue(registry, 'talos_alert_sidecar_alertmanager_errors_total', label)).toBeGreaterThanOrEqual(1);
+  });
+
   it('drops a batch refused with a 4xx instead of blocking the queue', async () => {
     const r = await receiver();
     r.respond((i) => (i === 0 ? 400 : 200));
@@ -240,7 +253,7 @@ describe('AlertmanagerNotifier', () => {
     await bad.waitFor((p) => p.some((x) => x.status === 200 && x.alerts.length === 2));
     // latency observed once per change, at the first replica that accepted it
     const latencyCount = async () =>
-      (await registry.getSingleMetric('talos_alert_sidecar_alert_notification_latency_seconds')!.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value;
+      (await registry.getSingleMetric('talos_alert_sidecar_alert_notification_latency_seconds')!.get()).values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))?.value;
     await eventually(() => metricValue(registry, 'talos_alert_sidecar_alertmanager_alerts_sent_total', { alertmanager: `${bad.url}/api/v2/alerts` }), 2);
     expect(await latencyCount()).toBe(1);
   });

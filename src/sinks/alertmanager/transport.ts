@@ -162,8 +162,11 @@ export class HttpTransport {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
           res.resume();
-          res.on('end', () => done({ kind: 'ok', status }));
-          res.on('error', () => done({ kind: 'ok', status }));
+          // The status is what counts; a body cut short afterwards does not undo it.
+          const ok = (): void => done({ kind: 'ok', status });
+          res.on('end', ok);
+          res.on('error', ok);
+          res.on('close', ok);
           return;
         }
         let text = '';
@@ -180,6 +183,7 @@ export class HttpTransport {
         };
         res.on('end', finish);
         res.on('error', finish);
+        res.on('close', finish);
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
         const stale = req.reusedSocket && !signal.aborted && (err.code === 'ECONNRESET' || err.code === 'EPIPE');

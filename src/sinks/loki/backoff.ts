@@ -17,7 +17,7 @@ export class Backoff {
     const lo = Math.min(this.maxMs, this.minMs * 2 ** this.attempt);
     const hi = Math.min(this.maxMs, lo * 2);
     if (lo < this.maxMs) this.attempt++;
-    return Math.round(lo + (hi - lo) * this.random());
+    return Math.floor(lo + (hi - lo) * this.random());
   }
 
   reset(): void {

@@ -7,9 +7,9 @@
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { eventTimeNsString, type LogEvent } from '../../talos/log-event.js';
+import { eventTimeNsString } from '../../talos/log-event.js';
 import type { OpenBatch } from './batch.js';
-import { PushRequestType, type EntryMessage, type LabelPairMessage, type StreamMessage } from './logproto.js';
+import { encodePushRequest } from './logproto.js';
 
 // snappyjs ships no types; this is the part of its API we use.
 const snappy = createRequire(import.meta.url)('snappyjs') as { compress(input: Buffer): Buffer };
@@ -39,34 +39,6 @@ export async function encodeBatch(batch: OpenBatch, format: BodyFormat, withMeta
       ? snappy.compress(encodePushRequest(batch, withMetadata))
       : await gzipAsync(encodeJsonPush(batch, withMetadata), { level: 1 }); // gzip runs on the libuv pool, off the event loop
   return { format, body, lines: batch.lines };
-}
-
-/** Uncompressed protobuf PushRequest bytes. */
-export function encodePushRequest(batch: OpenBatch, withMetadata: boolean): Buffer {
-  const streams: StreamMessage[] = [];
-  for (const s of batch.streams.values()) {
-    const entries: EntryMessage[] = new Array(s.events.length);
-    for (let i = 0; i < s.events.length; i++) {
-      const ev = s.events[i]!;
-      const seconds = Math.floor(ev.timeMs / 1000);
-      entries[i] = {
-        timestamp: { seconds, nanos: (ev.timeMs - seconds * 1000) * 1_000_000 + ev.timeNsRem },
-        line: ev.line,
-        structuredMetadata: withMetadata ? metadataPairs(ev) : undefined,
-      };
-    }
-    streams.push({ labels: s.stream.key, entries });
-  }
-  const bytes = PushRequestType.encode({ streams }).finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function metadataPairs(ev: LogEvent): LabelPairMessage[] | undefined {
-  const md = ev.metadata;
-  if (md === undefined) return undefined;
-  const out: LabelPairMessage[] = [];
-  for (const name in md) out.push({ name, value: md[name]! });
-  return out.length > 0 ? out : undefined;
 }
 
 /** Uncompressed JSON push body: `{"streams":[{"stream":{…},"values":[["<ns>","<line>",{…}]]}]}`. */

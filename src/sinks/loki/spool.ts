@@ -53,6 +53,8 @@ interface Segment {
   sealed: boolean;
   /** Removed from the spool (sent, dropped or corrupt); queued writes are skipped. */
   removed: boolean;
+  /** Queued file operations (create, appends) not yet done: until 0, more data may appear. */
+  pending: number;
   writer: FileHandle | undefined;
 }
 
@@ -82,7 +84,7 @@ export class Spool {
       const path = join(this.opts.dir, name);
       const size = (await stat(path)).size;
       const seq = Number(SEGMENT_NAME.exec(name)![1]);
-      this.segments.push({ seq, path, size, written: size, lines: undefined, sealed: true, removed: false, writer: undefined });
+      this.segments.push({ seq, path, size, written: size, lines: undefined, sealed: true, removed: false, pending: 0, writer: undefined });
       this.totalBytes += size;
       this.nextSeq = Math.max(this.nextSeq, seq + 1);
     }
@@ -123,21 +125,21 @@ export class Spool {
     seg.lines = (seg.lines ?? 0) + batch.lines;
     this.totalBytes += len;
     const target = seg;
-    this.enqueue(async () => {
+    this.enqueueFor(target, async () => {
       if (target.removed) return; // dropped for space before it was written; its lines were counted then
-      if (target.sealed && target.writer === undefined) {
-        this.opts.onDrop(batch.lines, 'spool_error'); // an earlier write to this segment failed
+      if (target.writer === undefined) {
+        this.opts.onDrop(batch.lines, 'spool_error'); // the segment could not be created, or an earlier write failed
         return;
       }
       try {
         const frame = encodeFrame(batch);
-        await target.writer!.write(frame, 0, frame.length, pos.offset);
+        await target.writer.write(frame, 0, frame.length, pos.offset);
         target.written = pos.offset + len;
       } catch (err) {
         this.opts.logger.error({ err, segment: target.path }, 'loki spool: write failed; sealing the segment');
         this.opts.onDrop(batch.lines, 'spool_error');
-        await this.closeWriter(target, false);
         target.sealed = true;
+        await this.closeWriter(target, false);
       }
     });
     return pos;
@@ -177,6 +179,18 @@ export class Spool {
     await this.chain;
   }
 
+  /** Queue a file operation that adds data to `seg` (readers wait for it rather than call the segment finished). */
+  private enqueueFor(seg: Segment, op: () => Promise<void>): void {
+    seg.pending++;
+    this.enqueue(async () => {
+      try {
+        await op();
+      } finally {
+        seg.pending--;
+      }
+    });
+  }
+
   private enqueue(op: () => Promise<void>): void {
     this.chain = this.chain.then(op).catch((err: unknown) => {
       this.opts.logger.error({ err }, 'loki spool: unexpected error');
@@ -193,11 +207,12 @@ export class Spool {
       lines: 0,
       sealed: false,
       removed: false,
+      pending: 0,
       writer: undefined,
     };
     this.segments.push(seg);
     this.totalBytes += seg.size;
-    this.enqueue(async () => {
+    this.enqueueFor(seg, async () => {
       if (seg.removed) return;
       try {
         seg.writer = await open(seg.path, 'wx');
@@ -205,8 +220,8 @@ export class Spool {
         seg.written = SEGMENT_MAGIC.length;
       } catch (err) {
         this.opts.logger.error({ err, segment: seg.path }, 'loki spool: cannot create segment');
-        await this.closeWriter(seg, false);
         seg.sealed = true;
+        await this.closeWriter(seg, false);
       }
     });
     return seg;
@@ -277,16 +292,18 @@ export class Spool {
     await r?.fh.close();
   }
 
-  /** Runs on the chain: every append queued before it is on disk (or failed). */
+  /**
+   * Runs on the chain, so every append queued before the call is on disk (or
+   * failed). Appends queued after it are `pending`: their segment is not
+   * finished yet, the caller is told "nothing yet" and asks again.
+   */
   private async readHead(): Promise<SpooledBatch | undefined> {
     for (;;) {
       const seg = this.segments[0];
       if (seg === undefined) return undefined;
-      const atEnd = this.readOffset >= seg.written && this.readOffset > 0;
-      if (atEnd || (seg.written === 0 && seg.sealed)) {
-        // Fully read. The tail segment is kept while appends to it are still queued.
-        if (!seg.sealed && seg.size > seg.written) return undefined;
-        if (!seg.sealed && this.readOffset < seg.size) return undefined;
+      if (this.readOffset >= seg.written || seg.written < SEGMENT_MAGIC.length) {
+        // Everything on disk is read (or the file was never created).
+        if (seg.pending > 0) return undefined;
         this.removeHead();
         await this.deleteFile(seg);
         continue;
@@ -309,13 +326,9 @@ export class Spool {
         if (f.kind === 'record') {
           return { ...f.batch, pos: { segment: seg.seq, offset: this.readOffset, length: f.next - this.readOffset } };
         }
-        if (f.kind === 'end') {
-          if (!f.torn) continue; // at end: handled at the top
-          if (!seg.sealed) return undefined; // the tail is still being written
-          this.skipRest(seg, 'torn record at the end (interrupted write)');
-          continue;
-        }
-        this.skipRest(seg, f.why);
+        if (f.kind === 'end' && !f.torn) continue; // at the end: handled at the top
+        // `written` only ever covers whole records of this run, so a torn record is a crash's leftover.
+        this.skipRest(seg, f.kind === 'end' ? 'torn record at the end (interrupted write)' : f.why);
       } catch (err) {
         if (this.segments[0] !== seg) continue;
         this.opts.logger.error({ err, segment: seg.path }, 'loki spool: read failed');
@@ -328,9 +341,8 @@ export class Spool {
   private skipRest(seg: Segment, why: string): void {
     this.opts.logger.warn({ segment: seg.path, offset: this.readOffset, why }, 'loki spool: skipping the rest of a segment');
     this.opts.onCorrupt(seg.path, why);
-    seg.sealed = true;
-    seg.written = Math.max(seg.written, SEGMENT_MAGIC.length);
-    this.readOffset = seg.written;
+    if (!seg.sealed) this.seal(seg); // no more appends behind a bad region
+    this.readOffset = Number.MAX_SAFE_INTEGER;
   }
 
   private async readerFor(seg: Segment): Promise<SegmentReader> {

@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+#
+# talos-alert-sidecar image: multi-stage, production dependencies only, non-root.
+#
+# Base: Node.js 26 on Debian 13 "trixie" (slim). Node 26 is the Active LTS line as of
+# 2026-11: Node 24 moved to Maintenance LTS on 2026-10-20 and Node 26 took over as
+# Active LTS in late October 2026 (nodejs/Release schedule); trixie is Debian stable,
+# bookworm is oldstable. `--build-arg NODE_VERSION=24` builds on the previous LTS line;
+# pin a digest in your own builds for reproducibility.
+ARG NODE_VERSION=26
+
+# ---- build: all dependencies, compile TypeScript, then drop the dev dependencies ----
+FROM node:${NODE_VERSION}-trixie-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && npm cache clean --force
+
+# ---- runtime: compiled JavaScript and production node_modules, nothing else ----
+FROM node:${NODE_VERSION}-trixie-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+# npm/npx/corepack are only needed to build; without them the image is smaller and has less to patch.
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+           /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
+# Files stay root-owned and read-only to the runtime user (the chart also mounts / read-only).
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY rules ./rules
+# The base image's `node` user, by number so Kubernetes can verify runAsNonRoot.
+USER 1000:1000
+# Talos json_lines (TCP and UDP share the port) and HTTP (/metrics, /healthz, /readyz, API).
+EXPOSE 6000/tcp 6000/udp 8080
+# Exec form: node is PID 1 and receives SIGTERM directly. The sidecar installs its own
+# SIGTERM/SIGINT handlers (flush Loki, write state, exit), which PID 1 needs because the
+# kernel applies no default action to it; it spawns no children, so no reaper (tini) is needed.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "dist/cli.js"]
+CMD ["run", "--config", "/etc/talos-alert-sidecar/config.yaml"]
