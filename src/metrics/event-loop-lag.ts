@@ -13,15 +13,24 @@ export class EventLoopLag {
     const h = monitorEventLoopDelay({ resolution: 10 });
     h.enable();
     this.histogram = h;
+    // Two gauges, not a `quantile` label: that label is reserved for summaries.
+    let max = 0;
     new Gauge({
       name: `${METRIC_PREFIX}event_loop_lag_seconds`,
-      help: 'Event-loop delay since the last scrape (p99 and max).',
-      labelNames: ['quantile'],
+      help: 'Event-loop delay, 99th percentile since the last scrape.',
       registers: [registry],
       collect() {
-        this.set({ quantile: '0.99' }, h.percentile(99) / 1e9);
-        this.set({ quantile: '1' }, h.max / 1e9);
+        this.set(h.percentile(99) / 1e9);
+        max = h.max / 1e9;
         h.reset();
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}event_loop_lag_max_seconds`,
+      help: 'Event-loop delay, maximum since the previous scrape.',
+      registers: [registry],
+      collect() {
+        this.set(max);
       },
     });
   }

@@ -8,7 +8,14 @@ export const METRIC_PREFIX = 'talos_alert_sidecar_';
 
 export function createRegistry(opts: { processMetrics?: boolean } = {}): Registry {
   const registry = new Registry();
-  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (opts.processMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    // Gauges named *_total break Prometheus naming rules (promtool check metrics);
+    // the same values stay available without the suffix (nodejs_active_handles …).
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      registry.removeSingleMetric(name);
+    }
+  }
   return registry;
 }
 

@@ -74,6 +74,8 @@ const GO_TIME_STRING_KERNEL = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(
 const CRI = /^(\d{4}-\d{2}-\d{2}T\S+) (stdout|stderr) ([FP]) (.*)$/;
 const GO_LOG = /^(?:\[talos\] )?(\d{4})\/(\d{2})\/(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))? /;
 const DICT_CONTINUATION = /^ [A-Z][A-Z0-9_]*=/;
+/** Starts like a dmesg line (node, facility, priority) even if the rest is broken. */
+const DMESG_LIKE = /^(?:\S*?: )?(?:kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|authpriv|local[0-7]): +(?:emerg|alert|crit|err|warning|notice|info|debug):/;
 /** Talos treats float epochs above year 3000 in seconds as milliseconds. */
 const MAX_EPOCH_SECONDS = Date.UTC(3000, 0, 1) / 1000;
 
@@ -232,7 +234,7 @@ function parseLine(line: string, lineNo: number, opts: CaptureParseOptions | und
     if (DICT_CONTINUATION.test(line)) return fail(lineNo, 'kmsg dictionary line (" KEY=value") without the record it belongs to');
     const m = DMESG.exec(line);
     if (m !== null) return parseDmesg(m, lineNo);
-    if (opts?.format === 'dmesg') return fail(lineNo, 'not a talosctl dmesg line (expected "<node>: <facility>: <priority>: [<time>]: <message>")');
+    if (opts?.format === 'dmesg' || DMESG_LIKE.test(line)) return fail(lineNo, 'not a talosctl dmesg line (expected "<node>: <facility>: <priority>: [<RFC 3339 time>]: <message>")');
   }
   return parseLogsLine(line, lineNo, opts, lastTime);
 }
@@ -247,9 +249,13 @@ export class TextCaptureParser {
   private lineNo = 0;
   private pending: CaptureRecord | undefined;
   private lastTime: TalosTime | undefined;
-  private readonly perNode = new Map<string, { seq: number; firstUs: number }>();
+  private readonly perNode = new Map<string, { seq: number; first: TalosTime }>();
 
-  constructor(private readonly opts: CaptureParseOptions = {}) {}
+  private format: CaptureParseOptions;
+
+  constructor(opts: CaptureParseOptions = {}) {
+    this.format = opts;
+  }
 
   push(line: string): CaptureLineResult[] {
     this.lineNo++;
@@ -261,23 +267,24 @@ export class TextCaptureParser {
     }
     this.flush(out);
     if (text.trim() === '') return out;
-    const res = parseLine(text, this.lineNo, this.opts, this.lastTime);
+    const res = parseLine(text, this.lineNo, this.format, this.lastTime);
     if (!res.ok) {
       out.push(res);
       return out;
     }
+    // A capture is one format: once a record is recognised, hold every later line to it.
+    if (this.format.format === undefined) this.format = { ...this.format, format: res.record.facility !== undefined ? 'dmesg' : 'logs' };
     const t = parseRfc3339(res.record.time)!;
     this.lastTime = t;
     if (res.record.facility !== undefined) {
       const key = res.record.node ?? '';
-      const usNow = t.ms * 1000 + Math.floor(t.nsRem / 1000);
       let n = this.perNode.get(key);
       if (n === undefined) {
-        n = { seq: 0, firstUs: usNow };
+        n = { seq: 0, first: t };
         this.perNode.set(key, n);
       }
       res.record.seq = n.seq++;
-      res.record.clock = Math.max(0, usNow - n.firstUs);
+      res.record.clock = Math.max(0, Math.floor(((t.ms - n.first.ms) * 1e6 + (t.nsRem - n.first.nsRem)) / 1000));
     }
     this.pending = res.record;
     return out;

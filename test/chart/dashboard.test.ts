@@ -15,7 +15,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { defaultConfig, validate } from '../../src/config/schema.js';
 import { CHART_DIR, REPO_ROOT } from '../helpers/helm.js';
+import { startAlertmanager } from '../helpers/alertmanager.js';
 import { requireBinary } from '../helpers/daemon-process.js';
+import { startLokiReceiver } from '../helpers/loki-receiver.js';
 import { PROMTOOL_BIN } from '../helpers/prometheus.js';
 
 interface Target {
@@ -228,11 +230,19 @@ describe('dashboard queries against the real /metrics', () => {
     // The chart's rules, in the tenant layout the chart mounts them in.
     mkdirSync(join(work, 'rules/fake'), { recursive: true });
     writeFileSync(join(work, 'rules/fake/talos-kernel.yaml'), readFileSync(join(CHART_DIR, 'rules/talos-kernel.yaml')));
+    // Real peers, so the Alertmanager and Loki metrics carry their labels: Debian's Alertmanager
+    // and the project's Loki push stand-in.
+    const am = await startAlertmanager();
+    const loki = await startLokiReceiver();
     const cfg = defaultConfig();
     cfg.ingest.listen = '127.0.0.1:0';
     cfg.http.listen = '127.0.0.1:0';
     cfg.rules.paths = [join(work, 'rules')];
     cfg.rules.watch = false;
+    cfg.alertmanager.urls = [am.url];
+    cfg.loki.url = loki.url;
+    cfg.loki.batchWaitMs = 100;
+    cfg.loki.spoolDir = join(work, 'spool');
     validate(cfg);
     const sidecar = await startSidecar(cfg, { logger: pino({ level: 'silent' }) });
     try {
@@ -248,16 +258,25 @@ describe('dashboard queries against the real /metrics', () => {
       await new Promise<void>((resolve, reject) => udp.send(JSON.stringify(service), sidecar.ingest.udpPort, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
       udp.close();
 
-      // Poll /metrics (bounded) until both records are counted and the alert fired.
+      // Poll /metrics (bounded) until both records are counted, the alert fired and reached
+      // Alertmanager, and Loki took the lines.
+      const total = (text: string, name: string): number =>
+        [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
       let text = '';
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 15_000;
       for (;;) {
         const res = await fetch(`http://127.0.0.1:${sidecar.httpPort}/metrics`);
         text = await res.text();
-        const lines = [...text.matchAll(/^talos_alert_sidecar_lines_received_total\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
-        if (lines >= 2 && /^talos_alert_sidecar_alerts\{[^}]*state="firing"[^}]*\} 1$/m.test(text)) break;
-        if (Date.now() > deadline) throw new Error(`records not counted within 10 s:\n${text}`);
-        await new Promise((r) => setTimeout(r, 50));
+        if (
+          total(text, 'talos_alert_sidecar_lines_received_total') >= 2 &&
+          /^talos_alert_sidecar_alerts\{[^}]*state="firing"[^}]*\} 1$/m.test(text) &&
+          total(text, 'talos_alert_sidecar_alertmanager_alerts_sent_total') >= 1 &&
+          total(text, 'talos_alert_sidecar_loki_lines_sent_total') >= 2
+        ) {
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`records not through the pipeline within 15 s:\n${text}`);
+        await new Promise((r) => setTimeout(r, 100));
       }
 
       const exported = parseExposition(text);
@@ -283,13 +302,17 @@ describe('dashboard queries against the real /metrics', () => {
         'talos_alert_sidecar_alerts:state',
         'talos_alert_sidecar_alerts:alertname',
         'talos_alert_sidecar_bytes_received_total:proto',
+        'talos_alert_sidecar_alertmanager_alerts_sent_total:alertmanager',
+        'talos_alert_sidecar_alertmanager_queue_length:alertmanager',
+        'talos_alert_sidecar_event_loop_lag_seconds:quantile',
       ]) {
         expect(checkedLabels, k).toContain(k);
       }
     } finally {
       await sidecar.close();
+      await Promise.all([am.stop(), loki.close()]);
     }
-  });
+  }, 60_000);
 });
 
 describe('metricNames (the extraction the live check relies on)', () => {

@@ -316,7 +316,7 @@ describe('helm template with every optional feature (chart/ci/full-values.yaml)'
     expect(ingest!.from!.map((f) => f.ipBlock?.cidr)).toEqual([...full.networkPolicy.ingest.cidrs, '10.244.0.0/16']);
     expect(http!.ports).toEqual([{ protocol: 'TCP', port: 8080 }]);
     expect(http!.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
-    expect(np.spec!.podSelector.matchLabels).toEqual(daemonSet(objs).spec!.selector.matchLabels);
+    expect(np.spec!.podSelector!.matchLabels).toEqual(daemonSet(objs).spec!.selector.matchLabels);
   });
 });
 

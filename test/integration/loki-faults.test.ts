@@ -217,4 +217,34 @@ describe('loki pusher under faults', () => {
     await second.pusher.stop();
     expect(await readdir(dir)).toEqual([]);
   });
+
+  it('stops within its bound while a push hangs; the unconfirmed batch is spooled and replayed', async () => {
+    rx = await startLokiReceiver({ mode: { kind: 'slow', delayMs: 5000, store: false } });
+    dir = await mkdtemp(join(tmpdir(), 'loki-spool-'));
+    const first = startPusher(lokiTestConfig(rx.url, { spoolDir: dir, timeoutMs: 10_000 }));
+    await first.ready;
+    const events = makeEvents(40);
+    for (const ev of events) first.pusher.handle(ev);
+    await rx.waitFor(() => rx!.stats.requests >= 1);
+    const t0 = Date.now();
+    await first.pusher.stop({ timeoutMs: 300 });
+    expect(Date.now() - t0).toBeLessThan(3000); // the hanging request was abandoned, not awaited for 5-10 s
+    expect(await metricValue(first.registry, 'lines_sent_total')).toBe(0);
+
+    await rx.setMode({ kind: 'accept' });
+    const second = startPusher(lokiTestConfig(rx.url, { spoolDir: dir }));
+    await second.ready;
+    await rx.waitForLines(40);
+    expectDeliveredOnce(events, rx.entries);
+  });
+
+  it('without a spool counts what stop could not deliver', async () => {
+    rx = await startLokiReceiver({ mode: { kind: 'slow', delayMs: 5000, store: false } });
+    const { pusher, registry, ready } = startPusher(lokiTestConfig(rx.url, { timeoutMs: 10_000 }));
+    await ready;
+    for (const ev of makeEvents(40)) pusher.handle(ev);
+    await rx.waitFor(() => rx!.stats.requests >= 1);
+    await pusher.stop({ timeoutMs: 200 });
+    expect(await metricValue(registry, 'dropped_lines_total', { reason: 'shutdown' })).toBe(40);
+  });
 });

@@ -138,6 +138,20 @@ describe('AlertmanagerNotifier', () => {
     expect(r.posts).toHaveLength(4);
   });
 
+  it('never posts startsAt or endsAt later than its clock (the engine evaluates at grid instants ahead of it)', async () => {
+    const r = await receiver();
+    const clock = { t: T0 };
+    const { n } = notifier([r.url], { clock });
+    n.handle(alertChange('firing', { firedAtMs: T0 + 400, atMs: T0 + 400 }));
+    await r.waitFor((p) => p.length === 1);
+    clock.t = T0 + 5000;
+    n.handle(alertChange('resolved', { firedAtMs: T0 + 400, resolvedAtMs: T0 + 5600, atMs: T0 + 5600 }));
+    await r.waitFor((p) => p.length === 2);
+    expect(r.posts[0]!.alerts[0]!.startsAt).toBe(iso(T0));
+    expect(r.posts[1]!.alerts[0]!.startsAt).toBe(iso(T0));
+    expect(r.posts[1]!.alerts[0]!.endsAt).toBe(iso(T0 + 5000));
+  });
+
   it('forgets an alert on removed, and a resolved one that goes pending again', async () => {
     const r = await receiver();
     const clock = { t: T0 };
@@ -163,8 +177,8 @@ describe('AlertmanagerNotifier', () => {
     const release = r.hold();
     n.handle(alertChange('firing', { labels: { alertname: 'Blocker', host: 'x' } }));
     await r.waitFor((p) => p.length === 1); // in flight, held
-    n.handle(alertChange('firing', { labels: { alertname: 'A', host: 'y' }, atMs: T0 }));
-    n.handle(alertChange('resolved', { labels: { alertname: 'A', host: 'y' }, atMs: T0, resolvedAtMs: T0 + 1000 }));
+    n.handle(alertChange('firing', { labels: { alertname: 'A', host: 'y' }, atMs: T0 - 2000 }));
+    n.handle(alertChange('resolved', { labels: { alertname: 'A', host: 'y' }, atMs: T0 - 2000, resolvedAtMs: T0 - 1000 }));
     expect(n.queueLengths()[`${r.url}/api/v2/alerts`]).toBe(1);
     release();
     await r.waitFor((p) => p.length === 2);
@@ -172,7 +186,7 @@ describe('AlertmanagerNotifier', () => {
     expect(r.posts).toHaveLength(2);
     expect(r.posts[1]!.alerts).toHaveLength(1);
     expect(r.posts[1]!.alerts[0]!.labels.alertname).toBe('A');
-    expect(r.posts[1]!.alerts[0]!.endsAt).toBe(iso(T0 + 1000));
+    expect(r.posts[1]!.alerts[0]!.endsAt).toBe(iso(T0 - 1000));
   });
 
   it('drops the oldest queued alert when a replica queue is full, and counts it', async () => {

@@ -143,7 +143,7 @@ describe('LogQL semantics', () => {
       return sim.engine.alerts()[0]?.alert.value ?? 0;
     };
     expect(count('{host="node-1"}')).toBe(1);
-    expect(count('{host!="node-1"}')).toBe(2);
+    expect(count('{job="talos-kernel", host!="node-1"}')).toBe(2);
     expect(count('{host=~"node-1"}')).toBe(1); // anchored: not node-12
     expect(count('{host=~"node-.*"}')).toBe(2);
     expect(count('{host!~"node-.*", talos_service="kubelet"}')).toBe(1);

@@ -7,6 +7,7 @@
  * - Firing alerts are re-sent every resendDelay with endsAt = now + 4·max(tick,
  *   resendDelay); resolved alerts carry endsAt = resolvedAt and are re-sent
  *   during the retention, then forgotten. Pending alerts are never sent.
+ * - startsAt/endsAt are never later than the notifier's clock (see 'resolved').
  * - Without Alertmanager URLs, alerts are only logged.
  */
 import type { Logger } from 'pino';
@@ -133,7 +134,7 @@ export class AlertmanagerNotifier {
         const e = t ?? this.track(key, change);
         e.alert = a;
         e.state = NotifiedState.Firing;
-        e.firedAtMs = a.firedAtMs > 0 ? a.firedAtMs : change.atMs;
+        e.firedAtMs = Math.min(a.firedAtMs > 0 ? a.firedAtMs : change.atMs, this.now());
         e.resolvedAtMs = 0;
         this.send(e, change.causeReceivedMs, true);
         return;
@@ -143,8 +144,13 @@ export class AlertmanagerNotifier {
         const e = t ?? this.track(key, change);
         e.alert = a;
         e.state = NotifiedState.Resolved;
-        if (e.firedAtMs === 0) e.firedAtMs = a.firedAtMs > 0 ? a.firedAtMs : a.activeAtMs;
-        e.resolvedAtMs = a.resolvedAtMs > 0 ? a.resolvedAtMs : change.atMs;
+        const now = this.now();
+        if (e.firedAtMs === 0) e.firedAtMs = Math.min(a.firedAtMs > 0 ? a.firedAtMs : a.activeAtMs, now);
+        // Never in the future: Alertmanager treats a resolved alert whose endsAt
+        // has not passed as firing, and its merge then keeps the earlier firing
+        // endsAt (minutes away), so the resolution would be lost until a resend.
+        // The engine evaluates at grid instants, which can be ahead of the clock.
+        e.resolvedAtMs = Math.min(a.resolvedAtMs > 0 ? a.resolvedAtMs : change.atMs, now);
         this.send(e, change.causeReceivedMs, true);
         return;
       }

@@ -22,7 +22,8 @@ export interface BatchQueueOptions {
 }
 
 export class BatchQueue {
-  private mem: QueuedBatch[] = [];
+  /** FIFO as array + head index; slots before the head are cleared so their bodies can be collected. */
+  private mem: (QueuedBatch | undefined)[] = [];
   private memHead = 0;
   private memBytes = 0;
   private spool: Spool | undefined;
@@ -72,7 +73,7 @@ export class BatchQueue {
   async head(): Promise<QueuedBatch | undefined> {
     let b: QueuedBatch | undefined;
     if (this.spooling) b = await this.spool!.peek();
-    else b = this.memHead < this.mem.length ? this.mem[this.memHead] : undefined;
+    else b = this.mem[this.memHead];
     this.inflight = b;
     return b;
   }
@@ -82,7 +83,7 @@ export class BatchQueue {
     if (this.inflight === batch) this.inflight = undefined;
     if (batch.pos !== undefined) {
       this.spool?.ack(batch.pos);
-    } else if (this.memHead < this.mem.length && this.mem[this.memHead] === batch) {
+    } else if (this.mem[this.memHead] === batch) {
       this.shiftMem();
     }
   }
@@ -112,27 +113,38 @@ export class BatchQueue {
   }
 
   private dropOldest(): void {
-    // Skip the batch being sent: dropping it would count its lines twice if the send then succeeds.
-    let i = this.memHead;
-    if (this.mem[i] !== undefined && this.mem[i] === this.inflight) i++;
+    // Never the batch being sent: dropping it would count its lines twice if the send then succeeds.
+    const keep = this.inflight !== undefined && this.mem[this.memHead] === this.inflight;
+    let i = keep ? this.memHead + 1 : this.memHead;
     while (this.memBytes > this.opts.maxMemoryBytes && i < this.mem.length) {
       const b = this.mem[i]!;
+      this.mem[i] = undefined;
       this.memBytes -= b.body.length;
       this.opts.onDrop(b.lines, 'buffer_full');
       i++;
     }
-    // Remove the dropped range [first, i) and keep the in-flight batch in front.
-    const keepHead = this.mem[this.memHead] === this.inflight && this.inflight !== undefined;
-    const rest = this.mem.slice(i);
-    this.mem = keepHead ? [this.inflight!, ...rest] : rest;
-    this.memHead = 0;
+    if (keep) {
+      // Move the in-flight batch up to just before the survivors: O(1), order kept.
+      const head = this.mem[this.memHead];
+      this.mem[this.memHead] = undefined;
+      this.mem[i - 1] = head;
+      this.memHead = i - 1;
+    } else {
+      this.memHead = i;
+    }
+    this.compact();
   }
 
   private shiftMem(): void {
     const b = this.mem[this.memHead]!;
-    this.mem[this.memHead] = undefined as unknown as QueuedBatch; // release the body for GC
+    this.mem[this.memHead] = undefined;
     this.memHead++;
     this.memBytes -= b.body.length;
+    this.compact();
+  }
+
+  /** Reclaim the cleared slots in front once they are the larger part. */
+  private compact(): void {
     if (this.memHead === this.mem.length) {
       this.mem = [];
       this.memHead = 0;

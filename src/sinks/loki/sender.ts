@@ -108,7 +108,8 @@ export class Sender {
 
       switch (outcome.kind) {
         case 'ok':
-          this.succeeded(batch, batch.lines);
+          this.accepted(batch, batch.lines);
+          this.done(batch);
           break;
         case 'reject': {
           const rejected = rejectedLines(outcome.body, batch.lines);
@@ -118,7 +119,8 @@ export class Sender {
             'loki rejected a push; not retrying it',
           );
           // Loki stores the valid entries of a partly rejected push, so re-sending it whole would duplicate them.
-          this.succeeded(batch, batch.lines - rejected);
+          if (rejected < batch.lines) this.accepted(batch, batch.lines - rejected);
+          this.done(batch);
           break;
         }
         case 'retry':
@@ -129,12 +131,17 @@ export class Sender {
     this.setState('stopped');
   }
 
-  private succeeded(batch: QueuedBatch, accepted: number): void {
+  /** Loki stored `lines` of the batch. */
+  private accepted(batch: QueuedBatch, lines: number): void {
     const m = this.opts.metrics;
-    m.linesSent.inc(accepted);
+    m.linesSent.inc(lines);
     m.bytesSent.inc(batch.body.length);
     m.batchesSent.inc();
     m.lastSuccess.set(this.opts.now() / 1000);
+  }
+
+  /** Loki answered for the batch (stored or refused it): it leaves the queue, and the next one starts afresh. */
+  private done(batch: QueuedBatch): void {
     if (this.failures > 0) this.opts.logger.info({ failures: this.failures }, 'loki reachable again');
     this.failures = 0;
     this.backoff.reset();

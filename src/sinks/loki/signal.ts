@@ -1,6 +1,7 @@
 /**
- * A level-triggered wake-up: notify() before wait() is not lost. Lets the
- * send loop sleep without polling and wake on new batches or on stop.
+ * A level-triggered wake-up for one waiter: notify() before wait() is not
+ * lost. Lets the send loop sleep without polling and wake on new batches or
+ * on stop.
  */
 export class Signal {
   private notified = false;
@@ -23,18 +24,16 @@ export class Signal {
       this.notified = false;
       return Promise.resolve();
     }
+    this.waiter?.(); // one waiter at a time: release a previous one rather than strand it
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const done = (): void => {
         if (timer !== undefined) clearTimeout(timer);
+        if (this.waiter === done) this.waiter = undefined;
         this.notified = false;
         resolve();
       };
-      const prev = this.waiter;
-      this.waiter = () => {
-        prev?.();
-        done();
-      };
+      this.waiter = done;
       if (timeoutMs !== undefined) timer = setTimeout(done, Math.max(0, timeoutMs));
     });
   }
