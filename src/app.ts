@@ -97,11 +97,12 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
 
   const notifier = new AlertmanagerNotifier(cfg.alertmanager, cfg.rules, { registry, logger });
   engine.onAlert((c) => notifier.handle(c));
-  engine.onAlert((c) => {
-    if (c.kind === 'firing' || c.kind === 'resolved') {
-      logger.info({ alertname: c.alert.labels.alertname, state: c.kind, labels: c.alert.labels, value: c.alert.value }, `alert ${c.kind}`);
-    }
-  });
+  if (cfg.alertmanager.urls.length > 0) {
+    // Without Alertmanager the notifier logs each alert itself.
+    engine.onAlert((c) => {
+      if (c.kind === 'firing' || c.kind === 'resolved') logger.info({ alertname: c.alert.labels.alertname, state: c.kind, labels: c.alert.labels, value: c.alert.value }, `alert ${c.kind}`);
+    });
+  }
   bus.subscribe('rules', (ev) => engine.ingest(ev));
 
   let loki: LokiPusher | undefined;

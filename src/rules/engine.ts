@@ -172,7 +172,10 @@ export class RuleEngine {
   tick(): void {
     this.flush();
     const now = this.now();
-    for (const rule of this.rules) this.evaluate(rule, now, undefined);
+    // The timer evaluates at the latest grid instant not after now, so `for`
+    // transitions and resolutions are never stamped in the future (Alertmanager
+    // reads a resolved alert whose endsAt is ahead as still firing).
+    for (const rule of this.rules) this.evaluate(rule, Math.floor(now / rule.source.stepMs) * rule.source.stepMs, undefined);
   }
 
   start(): void {

@@ -103,3 +103,25 @@ describe('loki JSON encoding', () => {
     for (const s of doc.streams) for (const v of s.values) expect(v).toHaveLength(2);
   });
 });
+
+describe('structured metadata names', () => {
+  it('are sent as valid label names in both formats (as Loki >= 3.4 stores them)', async () => {
+    const stream = new LabelSetCache().intern({ job: 'talos-kernel' });
+    const ev: LogEvent = {
+      timeMs: 1_772_162_047_125,
+      timeNsRem: 0,
+      receivedMs: 0,
+      line: 'finished scheduled compaction',
+      stream,
+      metadata: { 'node-name': 'talos-519-vmy', 'compact-revision': '34567', '2fa': 'x', caller: 'mvcc/kvstore_compaction.go:57' },
+      source: 'service',
+    };
+    const want = { node_name: 'talos-519-vmy', compact_revision: '34567', _2fa: 'x', caller: 'mvcc/kvstore_compaction.go:57' };
+    for (const format of ['protobuf', 'json'] as const) {
+      const enc = await encodeBatch(batchOf([ev]), format, true);
+      const [got] = decodePush(enc.body, format === 'json' ? 'application/json' : 'application/x-protobuf', format === 'json' ? 'gzip' : undefined);
+      expect(got!.metadata, format).toEqual(want);
+    }
+    expect(ev.metadata).toHaveProperty('node-name'); // the event itself is left alone (rules see it unchanged)
+  });
+});

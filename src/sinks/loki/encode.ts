@@ -10,6 +10,7 @@ import { gzip } from 'node:zlib';
 import { eventTimeNsString } from '../../talos/log-event.js';
 import type { OpenBatch } from './batch.js';
 import { encodePushRequest } from './logproto.js';
+import { lokiMetadata } from './metadata-name.js';
 
 // snappyjs ships no types; this is the part of its API we use.
 const snappy = createRequire(import.meta.url)('snappyjs') as { compress(input: Buffer): Buffer };
@@ -50,7 +51,7 @@ export function encodeJsonPush(batch: OpenBatch, withMetadata: boolean): Buffer 
       const ev = s.events[i]!;
       const md = withMetadata ? ev.metadata : undefined;
       values[i] =
-        md !== undefined && hasKeys(md) ? [eventTimeNsString(ev), ev.line, md] : [eventTimeNsString(ev), ev.line];
+        md !== undefined && hasKeys(md) ? [eventTimeNsString(ev), ev.line, lokiMetadata(md)] : [eventTimeNsString(ev), ev.line];
     }
     streams.push({ stream: s.stream.labels, values });
   }

@@ -10,6 +10,7 @@
 import protobuf from 'protobufjs/light.js';
 import type { LogEvent } from '../../talos/log-event.js';
 import type { OpenBatch } from './batch.js';
+import { lokiMetadataName } from './metadata-name.js';
 
 const root = protobuf.Root.fromJSON({
   nested: {
@@ -85,6 +86,6 @@ function metadataPairs(ev: LogEvent): LabelPairMessage[] | undefined {
   const md = ev.metadata;
   if (md === undefined) return undefined;
   const out: LabelPairMessage[] = [];
-  for (const name in md) out.push({ name, value: md[name]! });
+  for (const name in md) out.push({ name: lokiMetadataName(name), value: md[name]! });
   return out.length > 0 ? out : undefined;
 }
