@@ -17,6 +17,7 @@ import { RuleEngine } from './rules/engine.js';
 import { loadRuleSet } from './rules/load.js';
 import type { RuleSet } from './rules/rule-file.js';
 import { RuleWatcher } from './rules/watch.js';
+import { readStateFile, writeStateFile } from './rules/state-file.js';
 import { AlertmanagerNotifier } from './sinks/alertmanager/index.js';
 import { LokiPusher } from './sinks/loki/pusher.js';
 import { PeerAllowlist } from './sources/allowlist.js';
@@ -105,6 +106,26 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
   }
   bus.subscribe('rules', (ev) => engine.ingest(ev));
 
+  // Restore windows and alerts before any line arrives, after the notifier listens.
+  const saveState = async (): Promise<void> => {
+    if (cfg.state.file === '') return;
+    try {
+      await writeStateFile(cfg.state.file, engine.snapshot());
+    } catch (e) {
+      logger.error({ err: (e as Error).message, file: cfg.state.file }, 'could not write the state file');
+    }
+  };
+  if (cfg.state.file !== '') {
+    try {
+      const snap = await readStateFile(cfg.state.file);
+      if (snap !== undefined) logger.info({ file: cfg.state.file, rules: engine.restore(snap), savedAt: new Date(snap.savedAtMs).toISOString() }, 'rule state restored');
+    } catch (e) {
+      logger.warn({ err: (e as Error).message, file: cfg.state.file }, 'state file ignored');
+    }
+  }
+  const stateTimer = cfg.state.file !== '' ? setInterval(() => void saveState(), cfg.state.intervalMs) : undefined;
+  stateTimer?.unref();
+
   let loki: LokiPusher | undefined;
   if (cfg.loki.url !== '') {
     loki = new LokiPusher(cfg.loki, { registry, logger: logger.child({ component: 'loki' }) });
@@ -173,6 +194,8 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
       await Promise.all([tcp?.close(), udp?.close()]);
       // Everything received has been published synchronously; evaluate what it touched.
       engine.stop();
+      if (stateTimer !== undefined) clearInterval(stateTimer);
+      await saveState();
       await notifier.stop();
       await loki?.stop();
       lag.stop();

@@ -43,8 +43,11 @@ export class AlertingRule {
   /**
    * One evaluation at time `t` (ms) over the expression's result. Emits every
    * state change. `causeReceivedMs` is set when an incoming line triggered it.
+   * `stampMs` (≤ t) is what activeAt/firedAt/resolvedAt record: an event
+   * evaluates at the grid instant at or after it, which may be ahead of the
+   * wall clock, and Alertmanager must never see times from the future.
    */
-  eval(t: number, samples: readonly Sample[], limit: number, emit: (c: AlertChange) => void, causeReceivedMs?: number): void {
+  eval(t: number, samples: readonly Sample[], limit: number, emit: (c: AlertChange) => void, causeReceivedMs?: number, stampMs = t): void {
     const seen = new Set<string>();
     for (const s of samples) {
       const data = { labels: s.labels, value: s.value, externalLabels: this.opts.externalLabels, externalURL: this.opts.externalUrl };
@@ -59,7 +62,7 @@ export class AlertingRule {
       const existing = this.active.get(key);
       if (existing !== undefined && existing.state !== AlertState.Inactive) {
         existing.value = s.value;
-        existing.lastSeenMs = t;
+        existing.lastSeenMs = stampMs;
         existing.keepFiringSinceMs = 0;
         if (this.annotationTemplates.length > 0) {
           (existing as { annotations: Record<string, string> }).annotations = this.renderAnnotations(data);
@@ -71,10 +74,10 @@ export class AlertingRule {
         annotations: this.renderAnnotations(data),
         state: AlertState.Pending,
         value: s.value,
-        activeAtMs: t,
+        activeAtMs: stampMs,
         firedAtMs: 0,
         resolvedAtMs: 0,
-        lastSeenMs: t,
+        lastSeenMs: stampMs,
         keepFiringSinceMs: 0,
       };
       this.active.set(key, a);
@@ -95,14 +98,14 @@ export class AlertingRule {
         }
         if (a.state !== AlertState.Inactive && !keepFiring) {
           a.state = AlertState.Inactive;
-          a.resolvedAtMs = t;
+          a.resolvedAtMs = stampMs;
           emit(this.change('resolved', a, t));
         }
         if (!keepFiring) continue;
       }
       if (a.state === AlertState.Pending && t - a.activeAtMs >= this.def.forMs) {
         a.state = AlertState.Firing;
-        a.firedAtMs = t;
+        a.firedAtMs = stampMs;
         emit(this.change('firing', a, t, causeReceivedMs));
       }
     }

@@ -18,6 +18,8 @@ import { evaluateExpr, rangeLeafOf, resultSamples } from './expr-eval.js';
 import type { RuleDef, RuleGroupDef, RuleSet } from './rule-file.js';
 import { SelectorIndex } from './selector-index.js';
 import { RecordedMetrics } from './recorded-metrics.js';
+import { AlertState } from './alert.js';
+import { STATE_KIND, STATE_VERSION, type StateSnapshot } from './state-file.js';
 
 export type RuleHealth = 'unknown' | 'ok' | 'err';
 
@@ -197,7 +199,7 @@ export class RuleEngine {
     const started = performance.now();
     try {
       const samples = resultSamples(evaluateExpr(rule.def.expr, rule.source, T));
-      if (rule.alerting !== undefined) rule.alerting.eval(t, samples, rule.group.limit, (c) => this.emit(c), causeMs);
+      if (rule.alerting !== undefined) rule.alerting.eval(t, samples, rule.group.limit, (c) => this.emit(c), causeMs, Math.min(t, this.now()));
       else rule.recording!.eval(samples, rule.group.limit);
       rule.health = 'ok';
       rule.lastError = '';
@@ -219,6 +221,48 @@ export class RuleEngine {
         this.opts.logger?.error({ err: (e as Error).message }, 'alert listener failed');
       }
     }
+  }
+
+  /** Windows and alerts of every rule, for the state file. */
+  snapshot(): StateSnapshot {
+    return {
+      kind: STATE_KIND,
+      version: STATE_VERSION,
+      savedAtMs: this.now(),
+      rules: this.rules.map((r) => ({
+        identity: ruleIdentity(r.def),
+        stepMs: r.source.stepMs,
+        lastT: Number.isFinite(r.lastT) ? r.lastT : null,
+        series: r.source.snapshot(),
+        alerts: r.alerting?.alerts().map((a) => ({ ...a })) ?? [],
+      })),
+    };
+  }
+
+  /**
+   * Restore windows and alerts into the identical rules (same definition).
+   * Restored firing and resolved alerts are announced again with their
+   * original startsAt, so Alertmanager keeps one alert across the restart.
+   * Returns how many rules were restored.
+   */
+  restore(snapshot: StateSnapshot): number {
+    const byIdentity = new Map(snapshot.rules.map((r) => [r.identity, r]));
+    let restored = 0;
+    for (const rule of this.rules) {
+      const s = byIdentity.get(ruleIdentity(rule.def));
+      if (s === undefined || s.stepMs !== rule.source.stepMs) continue;
+      rule.source.restore(s.series);
+      if (s.lastT !== null) rule.lastT = Math.max(rule.lastT, s.lastT);
+      if (rule.alerting !== undefined) {
+        rule.alerting.restoreAlerts(s.alerts);
+        for (const a of rule.alerting.alerts()) {
+          const kind = a.state === AlertState.Firing ? 'firing' : a.state === AlertState.Inactive ? 'resolved' : undefined;
+          if (kind !== undefined) this.emit({ kind, rule: rule.alerting.ref, alert: { ...a }, atMs: this.now() });
+        }
+      }
+      restored++;
+    }
+    return restored;
   }
 
   /** Loaded rules, in file/group order (for the API and tests). */

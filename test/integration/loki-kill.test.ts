@@ -2,11 +2,12 @@
  * kill -9 of a process whose Loki pusher is spooling (Loki down): the next
  * start replays what reached the spool — a gap-free prefix of the lines
  * handed in, each once — skips the torn record the kill left, and ends with
- * an empty spool. (The whole-sidecar variant, `node dist/cli.js run`, belongs
- * in loki-crash.test.ts once the CLI exists.)
+ * an empty spool. Runs the built pusher (dist/, as `npm test` builds it) in a
+ * child process; loki-crash.test.ts does the same with the whole sidecar.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
@@ -16,14 +17,17 @@ import { eventually, lokiTestConfig, metricValue, silentLogger } from '../helper
 import { startLokiReceiver, type LokiReceiver } from '../helpers/loki-receiver.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
+const DIST = join(ROOT, 'dist');
 
 const HARNESS = `
-import { Registry } from 'prom-client';
-import { pino } from 'pino';
-import { defaultConfig } from './config/schema.js';
-import { LokiPusher } from './sinks/loki/pusher.js';
-import { LabelSetCache } from './talos/log-event.js';
-const [url, spoolDir] = process.argv.slice(2);
+import { createRequire } from 'node:module';
+const [url, spoolDir, dist] = process.argv.slice(2);
+const require = createRequire(dist + '/');
+const { Registry } = require('prom-client');
+const { pino } = require('pino');
+const { defaultConfig } = await import(dist + '/config/schema.js');
+const { LokiPusher } = await import(dist + '/sinks/loki/pusher.js');
+const { LabelSetCache } = await import(dist + '/talos/log-event.js');
 const cfg = { ...defaultConfig().loki, url, spoolDir, batchWaitMs: 20, batchBytes: 4096, maxRetries: 1, minBackoffMs: 10, maxBackoffMs: 20, spoolMaxBytes: 64 * 1024 * 1024 };
 const pusher = new LokiPusher(cfg, { registry: new Registry(), logger: pino({ level: 'silent' }) });
 await pusher.start();
@@ -44,20 +48,11 @@ describe('loki spool across kill -9', () => {
   let child: ChildProcess | undefined;
 
   beforeAll(async () => {
+    if (!existsSync(join(DIST, 'sinks/loki/pusher.js'))) throw new Error(`${DIST} is missing: run "npm run build" first (npm test does)`);
     work = await mkdtemp(join(tmpdir(), 'loki-kill-'));
-    // Compile just the pusher and what it imports; other parts of the tree may be mid-edit.
-    execFileSync(
-      join(ROOT, 'node_modules/.bin/tsc'),
-      ['--outDir', join(work, 'build'), '--rootDir', join(ROOT, 'src'), '--module', 'nodenext', '--moduleResolution', 'nodenext',
-        '--target', 'es2022', '--strict', '--esModuleInterop', '--skipLibCheck', '--types', 'node',
-        join(ROOT, 'src/sinks/loki/pusher.ts'), join(ROOT, 'src/talos/log-event.ts')],
-      { cwd: ROOT, stdio: 'pipe' },
-    );
-    await writeFile(join(work, 'build/package.json'), '{"type":"module"}');
-    await symlink(join(ROOT, 'node_modules'), join(work, 'build/node_modules'));
-    await writeFile(join(work, 'build/harness.js'), HARNESS);
+    await writeFile(join(work, 'harness.mjs'), HARNESS);
     rx = await startLokiReceiver({ mode: { kind: 'down' } });
-  }, 60_000);
+  });
 
   afterAll(async () => {
     child?.kill('SIGKILL');
@@ -67,7 +62,7 @@ describe('loki spool across kill -9', () => {
 
   it('replays a gap-free prefix, each line once, and leaves the spool empty', async () => {
     const spoolDir = join(work, 'spool');
-    child = spawn(process.execPath, [join(work, 'build/harness.js'), rx.url, spoolDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn(process.execPath, [join(work, 'harness.mjs'), rx.url, spoolDir, DIST], { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
     let handed = 0;
     child.stdout!.on('data', (d: Buffer) => {
       const last = d.toString().trim().split('\n').pop();

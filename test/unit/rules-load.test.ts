@@ -175,7 +175,8 @@ describe('every validation error names file, position, group and rule', () => {
       column: 15,
       unsupported: false,
     });
-    expect(e.message).toMatch(new RegExp(`^${BAD}/expr-syntax\\.yaml:5:15: group "g": rule "BadExpr": could not parse expression: expr 1:\\d+: .+`));
+    // The expression text is `sum(count_over_time(… [5m]) > 0`: it ends (column 58) one ")" short.
+    expect(e.message).toMatch(new RegExp(`^${BAD}/expr-syntax\\.yaml:5:15: group "g": rule "BadExpr": could not parse expression: expr 1:58: .*\\)`));
   });
 
   it('RuleLoadError fields are set, and the message has every known part', () => {
@@ -193,7 +194,8 @@ describe('unsupported LogQL and template functions', () => {
       ['ParserStage', true],
       ['QueryInTemplate', true],
     ]);
-    expect(r.errors[0]!.message).toMatch(new RegExp(`^${BAD}/expr-unsupported\\.yaml:7:15: group "g": rule "ParserStage": unsupported LogQL: expr 1:\\d+: `));
+    // Column 54 is where `| json` starts in the expression.
+    expect(r.errors[0]!.message).toMatch(new RegExp(`^${BAD}/expr-unsupported\\.yaml:7:15: group "g": rule "ParserStage": unsupported LogQL: expr 1:54: .*json`));
     expect(r.errors[1]!.message).toBe(
       `${BAD}/expr-unsupported.yaml:11:11: group "g": rule "QueryInTemplate": annotation "summary": template: 1:4: function "query" is not supported: query needs a query engine, which the sidecar does not have`,
     );

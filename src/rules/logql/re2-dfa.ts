@@ -66,7 +66,8 @@ function assertHolds(a: number, prev: number, next: number): boolean {
     case A_WB:
       return (prev === K_WORD) !== (next === K_WORD);
     case A_NWB:
-      return (prev === K_WORD) === (next === K_WORD);
+      // Go checks assertions only between code points: never inside a surrogate pair.
+      return (prev === K_WORD) === (next === K_WORD) && !(prev === K_HIGH && next === K_LOW);
     case A_NOT_NEXT_LOW:
       return next !== K_LOW;
     default:

@@ -76,7 +76,10 @@ class Re2Parser {
   private i = 0;
   private depth = 0;
 
-  constructor(private readonly src: string) {
+  constructor(
+    private readonly src: string,
+    private readonly dotNL: boolean,
+  ) {
     let o = 0;
     for (const ch of src) {
       const cp = ch.codePointAt(0)!;
@@ -100,7 +103,7 @@ class Re2Parser {
   }
 
   parse(): Re {
-    const flags: Flags = { fold: false, oneLine: true, dotNL: false, ungreedy: false };
+    const flags: Flags = { fold: false, oneLine: true, dotNL: this.dotNL, ungreedy: false };
     const re = this.parseAlt(flags);
     if (this.i < this.cps.length) {
       // Only an unmatched ')' stops the top level early.
@@ -578,9 +581,14 @@ function programSize(re: Re): number {
   }
 }
 
+export interface Re2ParseOptions {
+  /** Start with `(?s)` on: Prometheus parses label-matcher regexes with syntax.Perl|syntax.DotNL. */
+  dotNL?: boolean;
+}
+
 /** Parses an RE2 pattern; throws Re2SyntaxError with Go's error text. */
-export function parseRe2(src: string): Re {
-  const re = new Re2Parser(src).parse();
+export function parseRe2(src: string, opts: Re2ParseOptions = {}): Re {
+  const re = new Re2Parser(src, opts.dotNL === true).parse();
   if (programSize(re) > MAX_SIZE) throw new Re2SyntaxError('expression too large', src, 0);
   return re;
 }

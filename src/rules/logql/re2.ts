@@ -31,7 +31,24 @@ export { Re2SyntaxError, parseRe2 } from './re2-syntax.js';
  */
 export const BACKTRACK_BUDGET = 4_000_000;
 
+/** Below this bound (nested or ambiguous loops) backtracking isn't worth keeping: DFA only. */
+const MIN_BACKTRACK_LENGTH = 256;
+
 export type RegexTier = 'literal' | 'backtrack' | 'dfa';
+
+function hasAssert(re: Re, a: string): boolean {
+  switch (re.k) {
+    case 'assert':
+      return re.a === a;
+    case 'cat':
+    case 'alt':
+      return re.subs.some((s) => hasAssert(s, a));
+    case 'rep':
+      return hasAssert(re.sub, a);
+    default:
+      return false;
+  }
+}
 
 export interface CompiledRegex extends LineTest {
   readonly source: string;
@@ -75,7 +92,8 @@ function hybrid(re: Re, anchored: boolean): HybridRegex {
   const body: Re = anchored ? { k: 'cat', subs: [{ k: 'assert', a: 'bot' }, re, { k: 'assert', a: 'eot' }] } : re;
   const maxLen = maxBacktrackLength(body, BACKTRACK_BUDGET);
   let js: RegExp | undefined;
-  if (maxLen >= 0) {
+  // V8 checks \B between the halves of a surrogate pair even in u mode (Go never does): DFA only.
+  if (maxLen >= MIN_BACKTRACK_LENGTH && !hasAssert(body, 'nwb')) {
     try {
       js = toJsRegExp(body, chooseMode(body));
     } catch {
@@ -124,7 +142,7 @@ export function compileLineRegex(source: string): CompiledRegex {
 
 /** Test hooks: force a tier, bypassing the planner (differential tests compare every tier with RE2). */
 export function compileWithTier(source: string, tier: RegexTier, anchored = false): LineTest | undefined {
-  const re = parseRe2(source);
+  const re = parseRe2(source, { dotNL: anchored });
   switch (tier) {
     case 'literal': {
       if (anchored) return undefined;
@@ -132,6 +150,7 @@ export function compileWithTier(source: string, tier: RegexTier, anchored = fals
       return plan === undefined ? undefined : planMatcher(plan, () => new LazyDfa(re, false));
     }
     case 'backtrack': {
+      if (hasAssert(re, 'nwb')) return undefined;
       const body: Re = anchored ? { k: 'cat', subs: [{ k: 'assert', a: 'bot' }, re, { k: 'assert', a: 'eot' }] } : re;
       return toJsRegExp(body, chooseMode(body));
     }
@@ -143,13 +162,15 @@ export function compileWithTier(source: string, tier: RegexTier, anchored = fals
 const labelCache = new Map<string, (value: string) => boolean>();
 
 /**
- * A label matcher regex (`=~`): Prometheus/Loki anchor it as `^(?:re)$`.
+ * A label matcher regex (`=~`): fully anchored, and — as Prometheus'
+ * FastRegexMatcher parses it with syntax.Perl|syntax.DotNL and compiles
+ * `^(?s:re)$` — with `.` matching `\n` unless the pattern says `(?-s)`.
  * A missing label is the empty string. Throws Re2SyntaxError.
  */
 export function compileLabelRegex(source: string): (value: string) => boolean {
   const hit = labelCache.get(source);
   if (hit !== undefined) return hit;
-  const re = parseRe2(source);
+  const re = parseRe2(source, { dotNL: true });
   let fn: (value: string) => boolean;
   const exact = exactStrings(re);
   if (exact !== undefined && exact.length === 1) {

@@ -1,0 +1,118 @@
+/**
+ * Pre-generated Talos traffic for the benchmarks: the generator's exact
+ * json_lines, split the way Talos sends them (one TCP connection per node per
+ * stream), newline framed, as one Buffer per connection. Generating is done
+ * before any clock starts, so the figures measure the sidecar, not the
+ * generator.
+ */
+import { FAILURE_KINDS, nodeSourceAddress, records, type FailureInjection, type FailureKind, type TalosStreamKind } from '../generator/index.js';
+
+export interface CorpusOptions {
+  /** Records to generate (failure bursts included). */
+  lines: number;
+  /** Simulated Talos nodes; each gets its own source address (the `host` label). */
+  nodes: number;
+  /** Event time of the first record (epoch ms): keep it near now so rule windows hold the lines. */
+  startTimeMs: number;
+  /** Event-time rate; only spreads timestamps (default 200 000/s). */
+  ratePerSec?: number;
+  kernelShare?: number;
+  seed?: number;
+  /** Injected failure bursts (1–4 kernel lines each), evenly spread; default none. */
+  failureBursts?: number;
+  /** Failure kinds to cycle through (default: every kind but `silence`). */
+  failureKinds?: readonly FailureKind[];
+}
+
+export interface CorpusConnection {
+  node: number;
+  stream: TalosStreamKind;
+  /** The address a node sends from (127.10.x.y), as the sidecar sees it. */
+  peer: string;
+  /** Newline-framed records, exactly as written on the socket. */
+  bytes: Buffer;
+  lines: number;
+}
+
+export interface Corpus {
+  connections: CorpusConnection[];
+  lines: number;
+  bytes: number;
+  /** Records that came from injected failure bursts. */
+  failureLines: number;
+}
+
+const BURST_KINDS: readonly FailureKind[] = FAILURE_KINDS.filter((k) => k !== 'silence');
+
+export function buildCorpus(opts: CorpusOptions): Corpus {
+  const rate = opts.ratePerSec ?? 200_000;
+  const spanMs = Math.max(1, Math.ceil((opts.lines / rate) * 1000));
+  const kinds = opts.failureKinds ?? BURST_KINDS;
+  const bursts = opts.failureBursts ?? 0;
+  const failures: FailureInjection[] = [];
+  for (let i = 0; i < bursts; i++) {
+    failures.push({ atMs: ((i + 0.5) * spanMs) / bursts, kind: kinds[i % kinds.length]!, node: i % opts.nodes });
+  }
+  const parts = new Map<string, { node: number; stream: TalosStreamKind; chunks: string[]; lines: number }>();
+  let failureLines = 0;
+  let total = 0;
+  let pendingBytes = 0;
+  const flushed = new Map<string, Buffer[]>();
+  for (const rec of records({
+    nodes: opts.nodes,
+    ratePerSec: rate,
+    maxLines: opts.lines,
+    kernelShare: opts.kernelShare,
+    seed: opts.seed ?? 7,
+    startTimeMs: opts.startTimeMs,
+    failures,
+  })) {
+    const key = `${rec.node}/${rec.stream}`;
+    let p = parts.get(key);
+    if (p === undefined) {
+      p = { node: rec.node, stream: rec.stream, chunks: [], lines: 0 };
+      parts.set(key, p);
+      flushed.set(key, []);
+    }
+    p.chunks.push(rec.json, '\n');
+    p.lines++;
+    total++;
+    pendingBytes += rec.json.length + 1;
+    // Failure bursts are the only records a healthy catalog never produces at error priority with these words.
+    if (isFailureRecord(rec.json)) failureLines++;
+    // Keep the string pieces bounded: turn them into Buffers every few MB.
+    if (pendingBytes > 8 << 20) {
+      for (const [k, q] of parts) {
+        if (q.chunks.length > 0) flushed.get(k)!.push(Buffer.from(q.chunks.join('')));
+        q.chunks = [];
+      }
+      pendingBytes = 0;
+    }
+  }
+  const connections: CorpusConnection[] = [];
+  let bytes = 0;
+  for (const [k, p] of parts) {
+    const bufs = flushed.get(k)!;
+    if (p.chunks.length > 0) bufs.push(Buffer.from(p.chunks.join('')));
+    const buf = Buffer.concat(bufs);
+    bytes += buf.length;
+    connections.push({ node: p.node, stream: p.stream, peer: nodeSourceAddress(p.node), bytes: buf, lines: p.lines });
+  }
+  connections.sort((a, b) => a.node - b.node || a.stream.localeCompare(b.stream));
+  return { connections, lines: total, bytes, failureLines };
+}
+
+/** Phrases only the failure catalogue emits (a rough count for the report; the engine's own match counters are authoritative). */
+const FAILURE_HINTS = ['transid verify failed', 'csum failed', 'errno=-5', 'ping timeout of', 'session recovery timed out', 'timeout, aborting', 'timeout, reset controller', 'I/O error, dev', 'Medium Error', 'EXT4-fs error', 'XFS (', 'Out of memory', 'Memory cgroup out of memory', 'blocked for more than', 'soft lockup', 'rcu_', 'NULL pointer', 'Hardware Error', 'nf_conntrack: table full', 'unregister_netdevice', 'segfault at'];
+
+function isFailureRecord(json: string): boolean {
+  for (const h of FAILURE_HINTS) if (json.includes(h)) return true;
+  return false;
+}
+
+/** Split each connection's bytes into socket-read-sized chunks (views, no copies). */
+export function chunked(conn: CorpusConnection, chunkBytes = 64 * 1024): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < conn.bytes.length; i += chunkBytes) out.push(conn.bytes.subarray(i, Math.min(conn.bytes.length, i + chunkBytes)));
+  return out;
+}

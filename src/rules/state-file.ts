@@ -1,0 +1,84 @@
+/**
+ * Restart-safe rule state: windows and alerts are written to a state file
+ * (periodically and on SIGTERM) and restored at start, so a restart neither
+ * resolves a firing alert nor re-fires it with a new startsAt, and a `for` in
+ * progress continues. Written atomically (temp file + rename); a corrupt or
+ * foreign file is reported and ignored, never fatal.
+ */
+import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Alert } from './alert.js';
+
+export const STATE_KIND = 'talos-alert-sidecar/rule-state';
+export const STATE_VERSION = 1;
+
+export interface RuleStateSnapshot {
+  /** Identity of the rule definition; state is restored only into the identical rule. */
+  identity: string;
+  stepMs: number;
+  lastT: number | null;
+  series: Array<{ key: string; labels: Record<string, string>; buckets: Array<[number, number, number]> }>;
+  alerts: Alert[];
+}
+
+export interface StateSnapshot {
+  kind: typeof STATE_KIND;
+  version: typeof STATE_VERSION;
+  savedAtMs: number;
+  rules: RuleStateSnapshot[];
+}
+
+export class StateFileError extends Error {}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Structural check of a parsed snapshot; throws StateFileError saying what is wrong. */
+export function validateSnapshot(doc: unknown): StateSnapshot {
+  if (!isObject(doc) || doc.kind !== STATE_KIND) throw new StateFileError('not a talos-alert-sidecar state file');
+  if (doc.version !== STATE_VERSION) throw new StateFileError(`unsupported state version ${String(doc.version)}`);
+  if (typeof doc.savedAtMs !== 'number' || !Array.isArray(doc.rules)) throw new StateFileError('malformed state file');
+  for (const r of doc.rules as unknown[]) {
+    if (!isObject(r) || typeof r.identity !== 'string' || typeof r.stepMs !== 'number' || !Array.isArray(r.series) || !Array.isArray(r.alerts)) {
+      throw new StateFileError('malformed rule entry in state file');
+    }
+    for (const s of r.series as unknown[]) {
+      if (!isObject(s) || typeof s.key !== 'string' || !isObject(s.labels) || !Array.isArray(s.buckets)) throw new StateFileError('malformed series in state file');
+      for (const b of s.buckets as unknown[]) {
+        if (!Array.isArray(b) || b.length !== 3 || !b.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new StateFileError('malformed bucket in state file');
+      }
+    }
+    for (const a of r.alerts as unknown[]) {
+      if (!isObject(a) || !isObject(a.labels) || !isObject(a.annotations) || typeof a.state !== 'string' || typeof a.activeAtMs !== 'number') {
+        throw new StateFileError('malformed alert in state file');
+      }
+    }
+  }
+  return doc as unknown as StateSnapshot;
+}
+
+export async function readStateFile(path: string): Promise<StateSnapshot | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new StateFileError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new StateFileError(`${path} is not valid JSON (torn or foreign file)`);
+  }
+  return validateSnapshot(doc);
+}
+
+export async function writeStateFile(path: string, snapshot: StateSnapshot): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, JSON.stringify(snapshot));
+  // rename is atomic: a crash leaves either the old or the new file, never half of one.
+  await rename(tmp, path);
+}
