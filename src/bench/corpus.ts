@@ -53,11 +53,9 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
   for (let i = 0; i < bursts; i++) {
     failures.push({ atMs: ((i + 0.5) * spanMs) / bursts, kind: kinds[i % kinds.length]!, node: i % opts.nodes });
   }
-  const parts = new Map<string, { node: number; stream: TalosStreamKind; chunks: string[]; lines: number }>();
+  const parts = new Map<string, { node: number; stream: TalosStreamKind; text: string; bufs: Buffer[]; lines: number }>();
   let failureLines = 0;
   let total = 0;
-  let pendingBytes = 0;
-  const flushed = new Map<string, Buffer[]>();
   for (const rec of records({
     nodes: opts.nodes,
     ratePerSec: rate,
@@ -70,31 +68,24 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
     const key = `${rec.node}/${rec.stream}`;
     let p = parts.get(key);
     if (p === undefined) {
-      p = { node: rec.node, stream: rec.stream, chunks: [], lines: 0 };
+      p = { node: rec.node, stream: rec.stream, text: '', bufs: [], lines: 0 };
       parts.set(key, p);
-      flushed.set(key, []);
     }
-    p.chunks.push(rec.json, '\n');
+    p.text += rec.json + '\n';
     p.lines++;
     total++;
-    pendingBytes += rec.json.length + 1;
-    // Failure bursts are the only records a healthy catalog never produces at error priority with these words.
-    if (isFailureRecord(rec.json)) failureLines++;
-    // Keep the string pieces bounded: turn them into Buffers every few MB.
-    if (pendingBytes > 8 << 20) {
-      for (const [k, q] of parts) {
-        if (q.chunks.length > 0) flushed.get(k)!.push(Buffer.from(q.chunks.join('')));
-        q.chunks = [];
-      }
-      pendingBytes = 0;
+    if (rec.stream === 'kernel' && isFailureRecord(rec.json)) failureLines++;
+    // Keep the string ropes short: turn them into Buffers every MB.
+    if (p.text.length > 1 << 20) {
+      p.bufs.push(Buffer.from(p.text));
+      p.text = '';
     }
   }
   const connections: CorpusConnection[] = [];
   let bytes = 0;
-  for (const [k, p] of parts) {
-    const bufs = flushed.get(k)!;
-    if (p.chunks.length > 0) bufs.push(Buffer.from(p.chunks.join('')));
-    const buf = Buffer.concat(bufs);
+  for (const p of parts.values()) {
+    if (p.text.length > 0) p.bufs.push(Buffer.from(p.text));
+    const buf = Buffer.concat(p.bufs);
     bytes += buf.length;
     connections.push({ node: p.node, stream: p.stream, peer: nodeSourceAddress(p.node), bytes: buf, lines: p.lines });
   }

@@ -36,8 +36,10 @@ export class AlertingRule {
     private readonly opts: AlertingOptions,
   ) {
     this.ref = { file: def.file, group: def.group, name: def.name, expr: def.exprText };
-    this.labelTemplates = Object.entries(def.labels).map(([k, v]) => [k, compileTemplate(v)]);
-    this.annotationTemplates = Object.entries(def.annotations).map(([k, v]) => [k, compileTemplate(v)]);
+    // Named as Prometheus names them, so runtime errors read `template: __alert_<name>:…`.
+    const name = `__alert_${def.name}`;
+    this.labelTemplates = Object.entries(def.labels).map(([k, v]) => [k, compileTemplate(v, { name })]);
+    this.annotationTemplates = Object.entries(def.annotations).map(([k, v]) => [k, compileTemplate(v, { name })]);
   }
 
   /**
