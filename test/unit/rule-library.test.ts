@@ -11,13 +11,13 @@
  *     label, negative and flap never fire.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parser as lezerParser } from '@grafana/lezer-logql';
 import { RE2 } from 're2-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Expr, LabelMatcher, LineFilter, LogSelector } from '../../src/rules/logql/ast.js';
-import { loadRuleSet } from '../../src/rules/load.js';
+import { listRuleFiles, loadRuleSet } from '../../src/rules/load.js';
 import type { AlertingRuleDef, RuleSet } from '../../src/rules/rule-file.js';
 import { Simulation } from '../../src/rules/simulate.js';
 import { TalosDecoder } from '../../src/talos/decode.js';
@@ -147,11 +147,12 @@ describe('rules/library files', () => {
     }
   });
 
-  it('are not loaded from ./rules by default (opt-in directory)', async () => {
-    const set = await loadRuleSet([join(ROOT, 'rules')], { unsupported: 'error' });
-    const names = set.groups.flatMap((g) => g.rules.map((r) => r.name));
-    expect(names).not.toContain('BTRFSError');
-    expect(set.files.some((p) => p.includes('library'))).toBe(false);
+  it('are not loaded from ./rules by default, only when named (opt-in directory)', async () => {
+    const byDefault = await listRuleFiles([join(ROOT, 'rules')]);
+    expect(byDefault.files.some((p) => p.includes(`${sep}library${sep}`))).toBe(false);
+    expect(byDefault.files).toContain(join(ROOT, 'rules', 'talos-kernel.yaml'));
+    const named = await listRuleFiles([join(ROOT, 'rules', 'library')]);
+    expect(named.files.map((p) => p.slice(p.lastIndexOf(sep) + 1)).sort()).toEqual(['node.yaml', 'pipeline.yaml', 'storage.yaml']);
   });
 });
 
