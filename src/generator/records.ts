@@ -77,6 +77,11 @@ type Variant = KernelVariant | ServiceVariant;
  */
 const TABLE_SIZE = 2048;
 
+/** Nodes with their own rendered messages; further nodes share a same-role node's (see records()). */
+const DISTINCT_NODES = 64;
+/** The first nodes are control planes (they run etcd and trustd). */
+const CONTROL_PLANES = 3;
+
 interface NodeState {
   ctx: NodeContext;
   /** Boot time relative to the start, in ns (negative: booted before the run). */
@@ -171,29 +176,38 @@ export function* records(opts: GeneratorOptions): Generator<GeneratedRecord> {
   const nodes: NodeState[] = [];
   let kernelGroups: WeightedVariants[] = [];
   for (let i = 0; i < opts.nodes; i++) {
-    const ctx: NodeContext = { index: i, hostname: i < 3 ? `talos-cp-${i + 1}` : `talos-worker-${i - 2}`, controlPlane: i < Math.min(3, opts.nodes) };
+    const ctx: NodeContext = { index: i, hostname: i < CONTROL_PLANES ? `talos-cp-${i + 1}` : `talos-worker-${i - CONTROL_PLANES + 1}`, controlPlane: i < CONTROL_PLANES };
     if (i === 0) {
       // Kernel messages do not depend on the node: render once, share.
       const sum = KERNEL_NORMAL.reduce((a, t) => a + t.weight, 0);
       kernelGroups = KERNEL_NORMAL.map((t) => ({ share: (kernelShare * t.weight) / sum, variants: renderVariants(t, r, ctx, nVariants, renderKernelVariant) }));
     }
-    // Each service gets its share of the node's service lines, split by template weight.
-    const groups: WeightedVariants[] = kernelShare > 0 ? [...kernelGroups] : [];
-    const weights = serviceWeights(ctx.controlPlane);
-    const serviceTotal = Object.values(weights).reduce((a, b) => a + b, 0);
-    if (kernelShare < 1) {
-      for (const [service, weight] of Object.entries(weights)) {
-        const templates = SERVICE_CATALOG[service]!;
-        const sum = templates.reduce((a, t) => a + t.weight, 0);
-        for (const t of templates) {
-          const share = ((1 - kernelShare) * weight * t.weight) / (serviceTotal * sum);
-          groups.push({ share, variants: renderVariants(t, r, ctx, nServiceVariants, (m) => renderServiceVariant(service, m)) });
+    // Large clusters: nodes past the first DISTINCT_NODES reuse a same-role node's messages
+    // (only hostnames inside messages repeat) so start-up stays fast.
+    const twin = i >= DISTINCT_NODES ? nodes[CONTROL_PLANES + ((i - CONTROL_PLANES) % (DISTINCT_NODES - CONTROL_PLANES))] : undefined;
+    let table: Variant[];
+    if (twin !== undefined) {
+      table = twin.table;
+    } else {
+      // Each service gets its share of the node's service lines, split by template weight.
+      const groups: WeightedVariants[] = kernelShare > 0 ? [...kernelGroups] : [];
+      const weights = serviceWeights(ctx.controlPlane);
+      const serviceTotal = Object.values(weights).reduce((a, b) => a + b, 0);
+      if (kernelShare < 1) {
+        for (const [service, weight] of Object.entries(weights)) {
+          const templates = SERVICE_CATALOG[service]!;
+          const sum = templates.reduce((a, t) => a + t.weight, 0);
+          for (const t of templates) {
+            const share = ((1 - kernelShare) * weight * t.weight) / (serviceTotal * sum);
+            groups.push({ share, variants: renderVariants(t, r, ctx, nServiceVariants, (m) => renderServiceVariant(service, m)) });
+          }
         }
       }
+      table = buildTable(groups);
     }
     // Uptime between 10 minutes and 30 days, with sub-µs boot-time digits like real hosts.
     const uptimeNs = r.range(600, 30 * 86400) * 1e9 + r.int(1e9);
-    nodes.push({ ctx, bootRelNs: -uptimeNs, seq: r.range(800, 5000), table: buildTable(groups), silentFromNs: 0, silentUntilNs: -1 });
+    nodes.push({ ctx, bootRelNs: -uptimeNs, seq: r.range(800, 5000), table, silentFromNs: 0, silentUntilNs: -1 });
   }
 
   const schedule: ScheduledFailure[] = (opts.failures ?? [])

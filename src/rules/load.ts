@@ -14,6 +14,9 @@
  * (`--rules rules/library/<file>` or `--rules rules/library`). Deeper
  * directories are ignored, as the Loki ruler ignores them. The same file
  * reached twice (by two paths, or through a symlink) loads once.
+ * Documentation beside rules (`*.md`, `*.txt`, `README*`, `LICENSE*`) is not
+ * a rule file when a directory is read: the repository's `rules/README.md`
+ * lives next to the default rules. A file named explicitly always loads.
  */
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -93,6 +96,12 @@ function fsReason(e: unknown): string {
   }
 }
 
+const DOCUMENTATION = /(\.(md|markdown|txt|rst)$)|(^|\/)(README|LICENSE|NOTICE)[^/]*$/i;
+
+function isDocumentation(file: string): boolean {
+  return DOCUMENTATION.test(file);
+}
+
 /** The rule files `paths` name, in load order (see the header for the layout rules). */
 export async function listRuleFiles(paths: readonly string[]): Promise<{ files: string[]; errors: RuleLoadError[] }> {
   const files: string[] = [];
@@ -157,11 +166,11 @@ export async function listRuleFiles(paths: readonly string[]): Promise<{ files: 
       continue;
     }
     const top = await entries(p);
-    for (const f of top.files) await add(f);
+    for (const f of top.files) if (!isDocumentation(f)) await add(f);
     for (let i = 0; i < top.dirs.length; i++) {
       if (top.names[i] === OPT_IN_DIR) continue;
       const tenant = await entries(top.dirs[i]!);
-      for (const f of tenant.files) await add(f);
+      for (const f of tenant.files) if (!isDocumentation(f)) await add(f);
     }
   }
   return { files, errors };

@@ -3,7 +3,7 @@
  * Kubernetes ConfigMap mounts (`..data` symlinks), dot-files, the opt-in
  * `library` directory, dedupe and ordering.
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -109,5 +109,17 @@ describe('rule paths', () => {
       `${join(root, 'b.yaml')}:3:5: group "b": unknown field "bogus" in group (known: name, interval, limit, rules)`,
     ]);
     expect((err as Error).message).toContain('2 errors loading rules');
+  });
+});
+
+describe('documentation beside rule files', () => {
+  it('skips README/markdown/text files when reading a directory, but loads them when named', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tas-docs-'));
+    copyFileSync('rules/talos-kernel.yaml', join(dir, 'talos-kernel.yaml'));
+    writeFileSync(join(dir, 'README.md'), '# Rules\n\nNot: yaml: at: all\n');
+    writeFileSync(join(dir, 'notes.txt'), 'x');
+    const listed = await listRuleFiles([dir]);
+    expect(listed.files.map((f) => f.slice(dir.length + 1))).toEqual(['talos-kernel.yaml']);
+    expect((await listRuleFiles([join(dir, 'README.md')])).files).toHaveLength(1);
   });
 });
