@@ -245,7 +245,7 @@ export const FIELDS: readonly FieldSpec[] = [
   { key: 'loki.timeout', path: 'loki.timeoutMs', kind: { t: 'duration' }, doc: 'Push request timeout.' },
   { key: 'loki.min_backoff', path: 'loki.minBackoffMs', kind: { t: 'duration' }, doc: 'First retry delay (jittered, doubling) for 429, 5xx and connection errors.' },
   { key: 'loki.max_backoff', path: 'loki.maxBackoffMs', kind: { t: 'duration' }, doc: 'Longest retry delay.' },
-  { key: 'loki.max_retries', path: 'loki.maxRetries', kind: INT(0, 1000), doc: 'Tries before a batch is spooled to disk (or dropped without a spool).' },
+  { key: 'loki.max_retries', path: 'loki.maxRetries', kind: INT(0, 1000), doc: 'Without a spool: tries before a batch is dropped (counted). With a spool, a batch goes to disk at its first failure and is retried from there until Loki answers.' },
   { key: 'loki.max_buffer', path: 'loki.maxBufferBytes', kind: { t: 'bytes' }, doc: 'Memory for batches waiting to be sent; beyond it batches go to the spool (or are dropped, counted).' },
   { key: 'loki.spool_dir', path: 'loki.spoolDir', kind: { t: 'string' }, flag: '--spool-dir', doc: 'Directory for the on-disk spool used while Loki is unreachable. Empty: no spool.' },
   { key: 'loki.spool_max_size', path: 'loki.spoolMaxBytes', kind: { t: 'bytes' }, doc: 'Spool size bound; the oldest segments are dropped (counted) when full.' },

@@ -157,6 +157,15 @@ describe('records()', () => {
     expect(last.size).toBe(3);
   });
 
+  it('scales to large clusters: every node sends, all records exact', () => {
+    const recs = collect({ nodes: 150, ratePerSec: 100_000, maxLines: 6000, seed: 13 });
+    expect(new Set(recs.map((r) => r.node)).size).toBe(150);
+    for (const r of recs.slice(0, 1500)) checkTalosLine(r.json, r.stream);
+    // Only the first three nodes are control planes (they run etcd).
+    expect(recs.filter((r) => r.node >= 3 && r.json.includes('"talos-service":"etcd"'))).toEqual([]);
+    expect(recs.some((r) => r.node < 3 && r.json.includes('"talos-service":"etcd"'))).toBe(true);
+  });
+
   it('is deterministic for a seed and differs across seeds', () => {
     const a = collect({ nodes: 4, ratePerSec: 1000, maxLines: 500, seed: 11 }).map((r) => r.json);
     const b = collect({ nodes: 4, ratePerSec: 1000, maxLines: 500, seed: 11 }).map((r) => r.json);

@@ -199,7 +199,8 @@ function emit(re: Re, mode: JsMode): Piece {
       for (const c of re.cps) {
         if (re.fold && mode !== 'iu') src += emitSet(orbitSet(c), mode);
         else if (mode === '' && c > 0xffff) src += escapeCp(0xd800 + ((c - 0x10000) >> 10), mode) + escapeCp(0xdc00 + ((c - 0x10000) & 0x3ff), mode);
-        else src += c >= 0xd800 && c <= 0xdfff ? '[]' : escapeCp(c, mode);
+        else if (c === 0xfffd || (c >= 0xd800 && c <= 0xdfff)) src += emitSet([c, c], mode); // lone surrogates count as U+FFFD
+        else src += escapeCp(c, mode);
       }
       return { src, prec: re.cps.length === 1 ? 2 : 1 };
     }

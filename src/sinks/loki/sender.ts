@@ -150,7 +150,9 @@ export class Sender {
 
   private async failed(batch: QueuedBatch, reason: string): Promise<void> {
     this.failures++;
-    const giveUp = !this.queue.spooling && this.failures >= Math.max(1, this.opts.maxRetries);
+    // With a spool, the first failure moves the backlog to disk: lines held in
+    // memory through minutes of backoff would be lost to a kill -9.
+    const giveUp = !this.queue.spooling && (this.queue.hasSpool || this.failures >= Math.max(1, this.opts.maxRetries));
     if (giveUp && this.queue.hasSpool) {
       this.opts.logger.warn({ failures: this.failures, reason }, 'loki unreachable; spooling to disk until it answers');
       this.queue.spill();
