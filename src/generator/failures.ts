@@ -8,7 +8,7 @@
  */
 import type { KernelMessage } from './catalog.js';
 import type { Rng } from './rng.js';
-import type { KernelPriority } from './talos-format.js';
+import type { KernelPriority, TalosLevel } from './talos-format.js';
 
 export const FAILURE_KINDS = [
   'btrfs-transid', 'btrfs-csum', 'btrfs-error', 'iscsi-error', 'iscsi-session-timeout',
@@ -33,6 +33,19 @@ export interface FailureInjection {
   durationMs?: number;
 }
 
+/** A line a failure makes a service (not the kernel) log, e.g. iscsid's view of a dropped connection. */
+export interface ServiceFailureMessage {
+  service: string;
+  msg: string;
+  level: TalosLevel;
+}
+
+export type FailureMessage = KernelMessage | ServiceFailureMessage;
+
+export function isServiceFailureMessage(m: FailureMessage): m is ServiceFailureMessage {
+  return 'service' in m;
+}
+
 const k = (priority: KernelPriority, text: string): KernelMessage => ({ facility: 'kern', priority, text });
 
 /** How often a repeating failure re-emits its burst while `durationMs` lasts. */
@@ -50,8 +63,8 @@ export const FAILURE_PERIOD_MS: Partial<Record<FailureKind, number>> = {
 
 export const SILENCE_DEFAULT_MS = 15 * 60_000;
 
-/** The kernel records one occurrence of `kind` produces, in order. */
-export function failureMessages(kind: FailureKind, r: Rng): KernelMessage[] {
+/** The records one occurrence of `kind` produces, in order (kernel lines, and service lines where a daemon reacts). */
+export function failureMessages(kind: FailureKind, r: Rng): FailureMessage[] {
   const disk = r.pick(['sdb', 'sdc', 'sdd']);
   const pid = r.range(1000, 60000);
   const cpu = r.range(0, 7);
@@ -74,9 +87,12 @@ export function failureMessages(kind: FailureKind, r: Rng): KernelMessage[] {
     case 'iscsi-error': {
       const c = r.range(1, 4);
       const jiffies = r.range(4_295_000_000, 4_296_000_000);
+      // iscsid (the iscsi-tools extension, service `ext-iscsid`) logs its side on the service stream (open-iscsi initiator.c).
       return [
         k('err', `connection${c}:0: ping timeout of 5 secs expired, recv timeout 5, last rx ${jiffies}, last ping ${jiffies + 1250}, now ${jiffies + 2500}`),
         k('info', `connection${c}:0: detected conn error (1022)`),
+        { service: 'ext-iscsid', msg: `iscsid: Kernel reported iSCSI connection ${c}:0 error (1022 - ISCSI_ERR_NOP_TIMEDOUT: A NOP has timed out) state (3)`, level: 'info' },
+        { service: 'ext-iscsid', msg: `iscsid: connection${c}:0 is operational after recovery (1 attempts)`, level: 'info' },
       ];
     }
     case 'iscsi-session-timeout': {

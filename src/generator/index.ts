@@ -1,7 +1,8 @@
 /** Talos traffic generator: records in the exact json_lines encoding, and a loopback sender. */
 export { records, DEFAULT_START_TIME_MS } from './records.js';
 export type { GeneratorOptions, GeneratedRecord, TalosStreamKind, FailureInjection, FailureKind } from './records.js';
-export { FAILURE_KINDS, failureMessages } from './failures.js';
+export { FAILURE_KINDS, failureMessages, isServiceFailureMessage } from './failures.js';
+export type { FailureMessage, ServiceFailureMessage } from './failures.js';
 export { sendTalosTraffic, nodeSourceAddress } from './send.js';
 export type { SendOptions, SendResult, TrafficTarget } from './send.js';
 export {

@@ -12,7 +12,7 @@ import {
   KERNEL_NORMAL, SERVICE_CATALOG, serviceWeights,
   type KernelMessage, type NodeContext, type ServiceMessage, type Weighted,
 } from './catalog.js';
-import { FAILURE_PERIOD_MS, SILENCE_DEFAULT_MS, failureMessages, type FailureInjection } from './failures.js';
+import { FAILURE_PERIOD_MS, SILENCE_DEFAULT_MS, failureMessages, isServiceFailureMessage, type FailureInjection } from './failures.js';
 import { goJsonEscape } from './go-json.js';
 import { Rng } from './rng.js';
 import { formatServiceRecord, kernelPriorityLevel } from './talos-format.js';
@@ -237,8 +237,14 @@ export function* records(opts: GeneratorOptions): Generator<GeneratedRecord> {
       for (const m of failureMessages(due.injection.kind, failureRng)) {
         if (emitted >= maxLines) return;
         burstNs += 137_000 + failureRng.int(400_000);
-        const v = renderKernelVariant(m);
-        yield kernelRecord(node, v, burstNs < tNs ? burstNs : tNs, startMs, due.injection.node ?? 0);
+        const atNs = burstNs < tNs ? burstNs : tNs;
+        if (isServiceFailureMessage(m)) {
+          const ms = startMs + Math.floor(atNs / 1e6);
+          const json = formatServiceRecord({ service: m.service, msg: m.msg, level: m.level, timeMs: ms, timeNsRem: atNs % 1e6 });
+          yield { node: due.injection.node ?? 0, stream: 'service', json, timeMs: ms };
+        } else {
+          yield kernelRecord(node, renderKernelVariant(m), atNs, startMs, due.injection.node ?? 0);
+        }
         emitted++;
       }
       if (due.periodNs > 0 && due.atNs + due.periodNs < due.untilNs) {

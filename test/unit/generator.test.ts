@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { goJsonEscape, goJsonMarshal, goJsonNumber, goJsonString, goKeyCompare, type GoJsonValue } from '../../src/generator/go-json.js';
 import {
-  DEFAULT_START_TIME_MS, FAILURE_KINDS, failureMessages, formatKernelRecord, formatServiceRecord,
+  DEFAULT_START_TIME_MS, FAILURE_KINDS, failureMessages, formatKernelRecord, formatServiceRecord, isServiceFailureMessage,
   nodeSourceAddress, records, sendTalosTraffic, type GeneratedRecord, type GeneratorOptions,
 } from '../../src/generator/index.js';
 import { Rng } from '../../src/generator/rng.js';
@@ -13,7 +13,7 @@ import { addMicros, formatTalosTime, parseRfc3339 } from '../../src/generator/ta
 
 const TALOS_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{0,8}[1-9])?Z$/;
 const KERNEL_KEYS = ['clock', 'facility', 'msg', 'priority', 'seq', 'talos-level', 'talos-time'];
-const SERVICES = new Set(['kubelet', 'etcd', 'containerd', 'machined', 'apid', 'trustd', 'udevd']);
+const SERVICES = new Set(['kubelet', 'etcd', 'containerd', 'machined', 'apid', 'trustd', 'udevd', 'ext-iscsid']);
 
 function collect(opts: GeneratorOptions): GeneratedRecord[] {
   return [...records(opts)];
@@ -217,7 +217,10 @@ describe('records()', () => {
       const msgs = failureMessages(kind, r);
       if (kind === 'silence') expect(msgs).toHaveLength(0);
       else expect(msgs.length).toBeGreaterThan(0);
-      for (const m of msgs) expect(m.text).not.toMatch(/\n$/);
+      for (const m of msgs) {
+        if (isServiceFailureMessage(m)) expect(m.service).toMatch(/^[a-z-]+$/);
+        else expect(m.text).not.toMatch(/\n$/);
+      }
     }
   });
 
