@@ -19,9 +19,9 @@ Usage:
                           [--external-url URL] [--spool-dir DIR] [--state-file FILE]
                           [--unsupported-rules error|skip] [--log-level L] [--log-format json|pretty]
   talos-alert-sidecar check PATH...                 validate rule files (like promtool check rules)
-  talos-alert-sidecar replay --rules PATH [--output text|json] [FILE|-]
+  talos-alert-sidecar replay --rules PATH [--output text|json] [--host NAME] [--service NAME] [FILE|-]
                                                     backtest rules on a capture (json_lines,
-                                                    'talosctl dmesg' or 'talosctl logs' output)
+                                                    'talosctl dmesg' or 'talosctl logs SERVICE' output)
   talos-alert-sidecar demo [--duration SECONDS]     run on embedded defaults with generated Talos traffic
   talos-alert-sidecar config-docs                   print the settings table (docs/configuration.md)
 
@@ -29,7 +29,7 @@ Every setting, its flag and default: docs/configuration.md.
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['--output', '--duration', '--unsupported']);
+  const args = parseArgs(argv, ['--output', '--duration', '--host', '--service']);
   if (args.booleans.has('--help') || args.command === 'help' || args.command === '') {
     process.stdout.write(USAGE);
     return args.command === '' && !args.booleans.has('--help') ? 2 : 0;

@@ -11,7 +11,7 @@ import { loadRuleSet } from '../rules/load.js';
 import { Simulation } from '../rules/simulate.js';
 import type { AlertChange } from '../rules/alert.js';
 import { TalosDecoder } from '../talos/decode.js';
-import { detectCaptureFormat, parseTextCaptureLine, textRecordToJson, type CaptureFormat } from '../talos/text-capture.js';
+import { captureRecordToTalosJson, detectCaptureFormat, parseTextCapture, type CaptureFormat } from '../talos/text-capture.js';
 
 export interface ReplayEntry {
   time: string;
@@ -30,7 +30,11 @@ export interface ReplayResult {
 }
 
 /** Replay a capture's lines through the rules. Pure apart from the rules it was given. */
-export function replayLines(lines: readonly string[], rules: Awaited<ReturnType<typeof loadRuleSet>>, opts: { host?: string; tickMs?: number } = {}): ReplayResult {
+export function replayLines(
+  lines: readonly string[],
+  rules: Awaited<ReturnType<typeof loadRuleSet>>,
+  opts: { host?: string; service?: string; tickMs?: number } = {},
+): ReplayResult {
   const format = detectCaptureFormat(lines.slice(0, 20));
   const decoder = new TalosDecoder({
     job: 'talos-kernel',
@@ -46,20 +50,7 @@ export function replayLines(lines: readonly string[], rules: Awaited<ReturnType<
   let sim: Simulation | undefined;
   let events = 0;
   let clock = 0;
-  lines.forEach((raw, i) => {
-    const lineNo = i + 1;
-    if (raw.trim() === '') return;
-    let json = raw;
-    let host = opts.host ?? 'replay';
-    if (format !== 'json_lines') {
-      const parsed = parseTextCaptureLine(raw, lineNo);
-      if (!parsed.ok) {
-        bad.push({ lineNo, reason: parsed.reason });
-        return;
-      }
-      json = textRecordToJson(parsed.record);
-      host = parsed.record.node ?? host;
-    }
+  const feed = (json: string, host: string, lineNo: number): void => {
     const ev = decoder.decode(json, host, clock);
     if (typeof ev === 'string') {
       bad.push({ lineNo, reason: ev });
@@ -69,7 +60,25 @@ export function replayLines(lines: readonly string[], rules: Awaited<ReturnType<
     clock = Math.max(clock, ev.timeMs);
     sim.ingest(ev);
     events++;
-  });
+  };
+  const host = opts.host ?? 'replay';
+  if (format === 'json_lines') {
+    lines.forEach((raw, i) => {
+      if (raw.trim() !== '') feed(raw, host, i + 1);
+    });
+  } else {
+    // Text captures are parsed statefully: dmesg prints ` KEY=value` continuation
+    // lines, and machined's plain lines take the previous record's time.
+    let lineNo = 0;
+    for (const r of parseTextCapture(lines, { format, service: opts.service })) {
+      if (!r.ok) {
+        bad.push({ lineNo: r.lineNo, reason: r.reason });
+        continue;
+      }
+      lineNo++;
+      feed(captureRecordToTalosJson(r.record), r.record.node ?? host, lineNo);
+    }
+  }
   sim?.finish();
   const timeline = (sim?.changes ?? []).filter((c): c is AlertChange & { kind: ReplayEntry['state'] } => c.kind !== 'removed').map(toEntry);
   return { format, lines: lines.length, events, bad, timeline };
@@ -93,7 +102,10 @@ export async function replayCommand(args: ParsedArgs): Promise<number> {
   const output = args.flags.get('--output')?.at(-1) ?? 'text';
   if (output !== 'text' && output !== 'json') throw new Error('--output: expected text or json');
   const rules = await loadRuleSet(paths, { unsupported: args.flags.get('--unsupported-rules')?.at(-1) === 'skip' ? 'skip' : 'error' });
-  const result = replayLines(await readAll(args.positional[0] ?? '-'), rules);
+  const result = replayLines(await readAll(args.positional[0] ?? '-'), rules, {
+    host: args.flags.get('--host')?.at(-1),
+    service: args.flags.get('--service')?.at(-1),
+  });
   for (const b of result.bad) process.stderr.write(`line ${b.lineNo}: ${b.reason}\n`);
   if (output === 'json') {
     process.stdout.write(`${JSON.stringify({ format: result.format, events: result.events, badLines: result.bad.length, timeline: result.timeline }, null, 2)}\n`);

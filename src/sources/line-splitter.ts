@@ -1,14 +1,21 @@
 /**
  * Newline framing for one TCP connection. Works on raw chunks: complete lines
  * inside a chunk are decoded straight from it (no copy); only a line split
- * across chunks is buffered, and never beyond the line limit, so a peer that
- * sends megabytes without a newline costs at most `maxLineBytes` of memory.
+ * across chunks is copied, into one growable buffer per connection, and never
+ * beyond the line limit, so a peer that sends megabytes without a newline
+ * costs at most `maxLineBytes` of memory. One buffer rather than a list of
+ * chunk copies: a peer trickling one byte per segment would otherwise cost a
+ * Buffer object (~130 bytes) per byte it sends.
  */
 import { isUtf8 } from 'node:buffer';
 import type { RejectReason } from './record-sink.js';
 
 const NL = 0x0a;
 const CR = 0x0d;
+/** First size of the pending-line buffer; it doubles up to the line limit. */
+const MIN_CAPACITY = 1024;
+/** A finished line leaves the buffer for reuse up to this size; a larger one is freed. */
+const KEEP_CAPACITY = 16 * 1024;
 
 export interface LineHandler {
   line(text: string): void;
@@ -16,7 +23,8 @@ export interface LineHandler {
 }
 
 export class LineSplitter {
-  private pending: Buffer[] = [];
+  /** Bytes of an incomplete line, copied out of the chunks (the socket may reuse their memory). */
+  private pending: Buffer | undefined;
   private pendingBytes = 0;
   /** Inside an over-long line: drop bytes until the next newline. */
   private discarding = false;
@@ -45,10 +53,11 @@ export class LineSplitter {
       } else if (this.pendingBytes > 0) {
         this.keep(chunk, start, nl);
         if (!this.discarding) {
-          const whole = Buffer.concat(this.pending, this.pendingBytes);
-          this.pending = [];
+          const buf = this.pending!;
+          const n = this.pendingBytes;
           this.pendingBytes = 0;
-          this.emit(whole, 0, whole.length);
+          this.emit(buf, 0, n);
+          if (buf.length > KEEP_CAPACITY) this.pending = undefined;
         } else {
           this.discarding = false;
         }
@@ -63,26 +72,32 @@ export class LineSplitter {
 
   /** The connection ended: whatever is buffered is a fragment Talos cut mid-write. */
   end(): void {
-    if (this.pendingBytes > 0) {
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.out.reject('fragment');
-    }
+    const had = this.pendingBytes > 0;
+    this.pending = undefined;
+    this.pendingBytes = 0;
     this.discarding = false;
+    if (had) this.out.reject('fragment');
   }
 
   private keep(chunk: Buffer, start: number, end: number): void {
     if (this.discarding || start === end) return;
-    if (this.pendingBytes + (end - start) > this.maxLineBytes) {
-      this.pending = [];
+    const need = this.pendingBytes + (end - start);
+    if (need > this.maxLineBytes) {
+      this.pending = undefined;
       this.pendingBytes = 0;
       this.discarding = true;
       this.out.reject('too_long');
       return;
     }
-    // Copy: the chunk's memory may be reused by the socket after this callback.
-    this.pending.push(Buffer.from(chunk.subarray(start, end)));
-    this.pendingBytes += end - start;
+    let buf = this.pending;
+    if (buf === undefined || buf.length < need) {
+      // Doubling keeps the copies linear; allocUnsafeSlow: a pooled slice would pin a shared 8 KiB slab.
+      const grown = Buffer.allocUnsafeSlow(Math.min(this.maxLineBytes, Math.max(need, MIN_CAPACITY, (buf?.length ?? 0) * 2)));
+      if (buf !== undefined && this.pendingBytes > 0) buf.copy(grown, 0, 0, this.pendingBytes);
+      this.pending = buf = grown;
+    }
+    chunk.copy(buf, this.pendingBytes, start, end);
+    this.pendingBytes = need;
   }
 
   private emit(buf: Buffer, start: number, end: number): void {

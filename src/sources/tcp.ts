@@ -2,6 +2,13 @@
  * Talos json_lines over TCP: one connection per node per stream, newline
  * framed, no handshake. Sockets are never paused: a receiver that stops reading
  * stalls the whole node's log shipping (Talos waits on every destination).
+ *
+ * At max_connections a newcomer is not simply refused: that would let anyone
+ * who opens enough idle (or slowloris) connections lock every node out. The
+ * oldest connection that has not delivered a single complete line yet is
+ * closed to make room. Talos writes a record as soon as it connects, so a node
+ * is past that point within milliseconds and is never the one closed; only
+ * when every connection has delivered lines is the newcomer refused.
  */
 import net from 'node:net';
 import { LineSplitter } from './line-splitter.js';
@@ -21,8 +28,12 @@ export interface TcpSourceOptions {
 export class TcpSource {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  /** Open connections that have not delivered a complete line yet, oldest first (a Set keeps insertion order). */
+  private readonly silent = new Set<net.Socket>();
   /** Connections refused by max_connections or the allowlist. */
   refused = 0;
+  /** Silent connections closed to make room for a newcomer at max_connections. */
+  evicted = 0;
 
   constructor(
     private readonly opts: TcpSourceOptions,
@@ -47,17 +58,31 @@ export class TcpSource {
 
   private accept(socket: net.Socket): void {
     const peer = normalisePeer(socket.remoteAddress);
-    if (this.sockets.size >= this.opts.maxConnections || !this.opts.allowlist.allows(peer)) {
+    if (!this.opts.allowlist.allows(peer)) {
       this.refused++;
-      if (!this.opts.allowlist.allows(peer)) this.sink.reject('not_allowed', peer, 'tcp');
+      this.sink.reject('not_allowed', peer, 'tcp');
+      socket.destroy();
+      return;
+    }
+    if (this.sockets.size >= this.opts.maxConnections && !this.evictSilent()) {
+      this.refused++;
       socket.destroy();
       return;
     }
     this.sockets.add(socket);
+    this.silent.add(socket);
     const sink = this.sink;
+    const silent = this.silent;
     let receivedMs = 0;
+    let delivered = false;
     const splitter = new LineSplitter(this.opts.maxLineBytes, {
-      line: (text) => sink.record(text, peer, 'tcp', receivedMs),
+      line: (text) => {
+        if (!delivered) {
+          delivered = true;
+          silent.delete(socket);
+        }
+        sink.record(text, peer, 'tcp', receivedMs);
+      },
       reject: (reason) => sink.reject(reason, peer, 'tcp'),
     });
     if (this.opts.idleTimeoutMs > 0) {
@@ -73,7 +98,20 @@ export class TcpSource {
     socket.on('close', () => {
       splitter.end();
       this.sockets.delete(socket);
+      this.silent.delete(socket);
     });
+  }
+
+  /** Close the oldest connection that never delivered a line; false when every connection has. */
+  private evictSilent(): boolean {
+    const victim = this.silent.values().next().value;
+    if (victim === undefined) return false;
+    // Free the slot now; the victim's close handler still counts its buffered fragment.
+    this.silent.delete(victim);
+    this.sockets.delete(victim);
+    this.evicted++;
+    victim.destroy();
+    return true;
   }
 
   /** Stop accepting and close every connection; buffered fragments are counted. */

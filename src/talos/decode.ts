@@ -125,6 +125,18 @@ export class TalosDecoder {
   }
 }
 
+/** What a field whose value cannot be re-serialised becomes (see stringify). */
+export const TOO_DEEP_VALUE = '[nested too deep]';
+
 function stringify(v: unknown): string {
-  return typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  if (typeof v === 'string') return v;
+  if (typeof v !== 'object') return String(v);
+  try {
+    return JSON.stringify(v);
+  } catch {
+    // JSON.parse takes any depth but JSON.stringify recurses: a ~20 KB line of
+    // nested brackets overflows the stack. One hostile line must not crash the
+    // process, and the rest of the record is still a valid log line.
+    return TOO_DEEP_VALUE;
+  }
 }

@@ -195,8 +195,14 @@ describe('records()', () => {
         { atMs: 2_000, kind: 'oom', node: 2 },
         { atMs: 3_000, kind: 'conntrack-full', node: 1, durationMs: 5_000 },
         { atMs: 10_000, kind: 'silence', node: 0, durationMs: 4_000 },
+        { atMs: 15_000, kind: 'iscsi-error', node: 2 },
       ],
     });
+    // iSCSI: the kernel's lines on the kernel stream, iscsid's on the service stream of the same node.
+    const iscsi = recs.filter((r) => r.json.includes('conn error') || r.json.includes('ext-iscsid'));
+    expect(iscsi.map((r) => [r.node, r.stream])).toEqual([[2, 'kernel'], [2, 'service'], [2, 'service']]);
+    const seedIscsi = /(iscsid|iscsi).*(error|failed|timeout|lost)/i;
+    expect(iscsi.map((r) => seedIscsi.test((JSON.parse(r.json) as { msg: string }).msg))).toEqual([false, true, false]);
     const oom = recs.filter((r) => r.json.includes('Out of memory: Killed process'));
     expect(oom).toHaveLength(1);
     expect(oom[0]!.node).toBe(2);

@@ -79,8 +79,9 @@ function compare(p: string, lines: readonly string[], r: Re2Oracle, ra: Re2Oracl
 
 describe('RE2 differential: corpus', () => {
   it('the corpus patterns compile where RE2 compiles them', () => {
+    // `(?<name>re)` is Go 1.22+ syntax (Loki accepts it); re2-wasm's RE2 predates it.
     const rejected = PATTERNS.filter((p) => Re2Oracle.error(p) !== undefined);
-    expect(rejected).toEqual([]);
+    expect(rejected).toEqual(['(?<n>foo)']);
     for (const p of PATTERNS) expect(() => compileLineRegex(p), p).not.toThrow();
   });
 
@@ -123,7 +124,7 @@ describe('RE2 differential: generated', () => {
       fc.property(pattern, fc.array(line, { minLength: 1, maxLength: 12 }), (p, lines) => {
         expect(disagreements(p, lines)).toEqual([]);
       }),
-      { numRuns: 400 },
+      { numRuns: Number(process.env.LOGQL_FC_RUNS ?? 400) },
     );
   });
 
@@ -145,7 +146,7 @@ describe('RE2 differential: generated', () => {
       fc.property(shape, fc.array(text, { minLength: 1, maxLength: 10 }), (p, lines) => {
         expect(disagreements(p, lines)).toEqual([]);
       }),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.LOGQL_FC_RUNS ?? 300) },
     );
   });
 });

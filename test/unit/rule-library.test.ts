@@ -148,6 +148,10 @@ describe('rules/library files', () => {
   });
 
   it('are not loaded from ./rules by default, only when named (opt-in directory)', async () => {
+    const set = await loadRuleSet([join(ROOT, 'rules')], { unsupported: 'error' });
+    const names = set.groups.flatMap((g) => g.rules.map((r) => r.name));
+    expect(names).toContain('BTRFSCorruptionDetected');
+    expect(names).not.toContain('BTRFSError');
     const byDefault = await listRuleFiles([join(ROOT, 'rules')]);
     expect(byDefault.files.some((p) => p.includes(`${sep}library${sep}`))).toBe(false);
     expect(byDefault.files).toContain(join(ROOT, 'rules', 'talos-kernel.yaml'));

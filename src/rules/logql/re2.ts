@@ -150,8 +150,9 @@ export function compileWithTier(source: string, tier: RegexTier, anchored = fals
       return plan === undefined ? undefined : planMatcher(plan, () => new LazyDfa(re, false));
     }
     case 'backtrack': {
-      if (hasAssert(re, 'nwb')) return undefined;
+      // Only where the planner would use it (and then only for lines within its bound).
       const body: Re = anchored ? { k: 'cat', subs: [{ k: 'assert', a: 'bot' }, re, { k: 'assert', a: 'eot' }] } : re;
+      if (hasAssert(re, 'nwb') || maxBacktrackLength(body, BACKTRACK_BUDGET) < MIN_BACKTRACK_LENGTH) return undefined;
       return toJsRegExp(body, chooseMode(body));
     }
     case 'dfa':
