@@ -57,4 +57,28 @@ describe('node dist/cli.js', () => {
       child.kill('SIGKILL');
     }
   });
+
+  it('run: SIGHUP reloads the rules', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tas-cli-'));
+    const rules = join(dir, 'rules.yaml');
+    writeFileSync(rules, 'groups:\n  - name: g\n    rules:\n      - alert: First\n        expr: sum(count_over_time({job="talos-kernel"} |= "x" [1m])) > 0\n');
+    writeFileSync(join(dir, 'config.yaml'), `rules:\n  paths: [${JSON.stringify(rules)}]\n  watch: false\n`);
+    const [port, httpPort] = [await freePort(), await freePort()];
+    const child = spawn(process.execPath, [CLI, 'run', '--config', join(dir, 'config.yaml'), '--listen', `127.0.0.1:${port}`, '--http-listen', `127.0.0.1:${httpPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const names = async () => ((await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/rules`)).json()).data.groups as Array<{ rules: Array<{ name: string }> }>).flatMap((g) => g.rules.map((r) => r.name));
+    try {
+      await until(() => out, (o) => o.includes('ready'), 15_000);
+      expect(await names()).toEqual(['First']);
+      writeFileSync(rules, 'groups:\n  - name: g\n    rules:\n      - alert: Second\n        expr: sum(count_over_time({job="talos-kernel"} |= "y" [1m])) > 0\n');
+      child.kill('SIGHUP');
+      await until(names, (n) => n.join() === 'Second', 10_000);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });

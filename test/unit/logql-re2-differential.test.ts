@@ -10,7 +10,11 @@
  *   Go (Loki) decodes JSON `\ud800` to U+FFFD — we follow Go (own test below);
  * - `\B`: C++ RE2 evaluates it between the bytes of a multi-byte UTF-8
  *   character, Go only between code points — we follow Go;
- * - `\C`, and folds added to Unicode after re2-wasm's tables (U+0390/U+1FD3).
+ * - `\C`, and folds added to Unicode after re2-wasm's tables (U+0390/U+1FD3);
+ * - a bug in re2-wasm's (2021) RE2: it factors `a|(?i:a)` into a
+ *   case-sensitive class. Generated patterns are therefore given to the
+ *   oracle with flag groups wrapped in captures and `()` after `(?i)`, which
+ *   is equivalent and side-steps the factoring.
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
@@ -46,8 +50,10 @@ function canonical(s: string): string {
 }
 
 /** Checks one pattern against a set of lines; returns descriptions of disagreements. */
-function disagreements(p: string, lines: readonly string[]): string[] {
-  return withOracle(p, (r) => (r === undefined ? [] : withOracle(labelPattern(p), (ra) => compare(p, lines, r, ra))));
+function disagreements(p: string, lines: readonly string[], oraclePattern = p): string[] {
+  return withOracle(oraclePattern, (r) =>
+    r === undefined ? [] : withOracle(labelPattern(oraclePattern), (ra) => compare(p, lines, r, ra)),
+  );
 }
 
 function compare(p: string, lines: readonly string[], r: Re2Oracle, ra: Re2Oracle | undefined): string[] {
@@ -97,21 +103,39 @@ describe('RE2 differential: corpus', () => {
 });
 
 describe('RE2 differential: generated', () => {
-  const atoms = [
-    'a', 'b', 'A', 'k', '\u212a', 's', '\u017f', 'é', 'É', '😀', '.', '\\s', '\\d', '\\w', '\\W', '\\S', '[ab]', '[^a]',
-    '[a-c]', '[^\\n]', '\\n', '\\r', '\\v', '\\x{1F600}', '^', '$', '\\b', '\\B', '\\A', '\\z', '(?i:a)', '(?i:k)', '(?i:s)',
-    '(?i:é)', '\\pL', '\\p{Greek}', '[[:upper:]]', '(?i:[[:lower:]])', 'ab', 'ks', '(?i)', 'σ', 'ς', '[^k]', '(?i:[^k])',
-    ' ', '1', '[😀a]', '(?s:.)',
+  /** [our pattern, the equivalent given to the oracle]. */
+  type Pair = readonly [string, string];
+  const flagged = (f: string, a: Pair): Pair => [`(?${f}:${a[0]})`, `((?${f}:${a[1]}))`];
+  const atoms: Pair[] = [
+    ...[
+      'a', 'b', 'A', 'k', '\u212a', 's', '\u017f', 'é', 'É', '😀', '.', '\\s', '\\d', '\\w', '\\W', '\\S', '[ab]', '[^a]',
+      '[a-c]', '[^\\n]', '\\n', '\\r', '\\v', '\\x{1F600}', '^', '$', '\\b', '\\B', '\\A', '\\z', '\\pL', '\\p{Greek}',
+      '[[:upper:]]', 'ab', 'ks', 'σ', 'ς', '[^k]', ' ', '1', '[😀a]',
+    ].map((a): Pair => [a, a]),
+    ...['a', 'k', 's', 'é', '[[:lower:]]', '[^k]'].map((a) => flagged('i', [a, a])),
+    flagged('s', ['.', '.']),
+    ['(?i)', '(?i)()'],
   ];
   const quants = ['*', '+', '?', '{2}', '{1,3}', '{0,2}', '*?', '+?', '{2,}'];
   const { re } = fc.letrec((tie) => ({
     re: fc.oneof({ depthSize: 'small' }, fc.constantFrom(...atoms), tie('cat'), tie('alt'), tie('rep'), tie('flag')),
-    cat: fc.tuple(tie('re'), tie('re')).map(([a, b]) => `${String(a)}${String(b)}`),
-    alt: fc.tuple(tie('re'), tie('re')).map(([a, b]) => `(?:${String(a)}|${String(b)})`),
-    rep: fc.tuple(tie('re'), fc.constantFrom(...quants)).map(([a, q]) => `(?:${String(a)})${q}`),
-    flag: fc.tuple(fc.constantFrom('i', 's', 'm', 'U', '-i', 'is'), tie('re')).map(([f, a]) => `(?${f}:${String(a)})`),
+    cat: fc.tuple(tie('re'), tie('re')).map(([a, b]): Pair => {
+      const [x, y] = [a as Pair, b as Pair];
+      return [x[0] + y[0], x[1] + y[1]];
+    }),
+    alt: fc.tuple(tie('re'), tie('re')).map(([a, b]): Pair => {
+      const [x, y] = [a as Pair, b as Pair];
+      return [`(?:${x[0]}|${y[0]})`, `(?:${x[1]}|${y[1]})`];
+    }),
+    rep: fc.tuple(tie('re'), fc.constantFrom(...quants)).map(([a, q]): Pair => {
+      const x = a as Pair;
+      return [`(?:${x[0]})${q}`, `(?:${x[1]})${q}`];
+    }),
+    flag: fc.tuple(fc.constantFrom('i', 's', 'm', 'U', '-i', 'is'), tie('re')).map(([f, a]) => flagged(f, a as Pair)),
   }));
-  const pattern = fc.tuple(fc.constantFrom('', '(?i)', '(?s)', '(?m)'), re).map(([pre, body]) => pre + String(body));
+  const pattern = fc
+    .tuple(fc.constantFrom<Pair>(['', ''], ['(?i)', '(?i)()'], ['(?s)', '(?s)'], ['(?m)', '(?m)']), re)
+    .map(([pre, body]): Pair => [pre[0] + (body as Pair)[0], pre[1] + (body as Pair)[1]]);
   const line = fc
     .array(
       fc.constantFrom('a', 'b', 'A', 'k', 'K', '\u212a', 's', 'S', '\u017f', 'é', 'É', '😀', '\n', '\r', ' ', '\v', '1', '_', 'x', '\u2028', 'ab', 'ks', 'σ', 'ς', 'Σ'),
@@ -121,8 +145,8 @@ describe('RE2 differential: generated', () => {
 
   it('random patterns × random lines agree with RE2 in every tier', () => {
     fc.assert(
-      fc.property(pattern, fc.array(line, { minLength: 1, maxLength: 12 }), (p, lines) => {
-        expect(disagreements(p, lines)).toEqual([]);
+      fc.property(pattern, fc.array(line, { minLength: 1, maxLength: 12 }), ([p, forOracle], lines) => {
+        expect(disagreements(p, lines, forOracle)).toEqual([]);
       }),
       { numRuns: Number(process.env.LOGQL_FC_RUNS ?? 400) },
     );

@@ -1,0 +1,166 @@
+/**
+ * Child process for the latency benchmark. Two jobs, one clock:
+ *
+ * - a timestamping proxy on 127.0.0.1 in front of the real Alertmanager: the
+ *   sidecar posts alerts here, the proxy forwards each POST and notes when
+ *   Alertmanager answered 200, i.e. holds the alert;
+ * - failure writers: one TCP connection per probe, each from its own
+ *   127.20.x.y address (so its `host` label, and with a `sum by (host)` rule
+ *   its alert, is new), writing one BTRFS "parent transid verify failed"
+ *   kernel record and noting the time just before the write.
+ *
+ * Both timestamps come from process.hrtime in this process, so latency is
+ * write → Alertmanager holds the alert, with no cross-process clock. The
+ * process is otherwise idle, so its own event loop adds little.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { formatKernelRecord } from '../generator/index.js';
+import { childChannel } from './child.js';
+
+export type ProbeCmd =
+  | { cmd: 'proxy'; alertmanagerUrl: string }
+  | { cmd: 'connect'; port: number; count: number }
+  | { cmd: 'fire'; intervalMs: number; waitMs: number };
+
+export type ProbeEv =
+  | { ev: 'proxy'; url: string }
+  | { ev: 'connected'; count: number }
+  | {
+      ev: 'result';
+      /** Per probe that completed: write → alert POST fully received by the proxy (ms). */
+      toPost: number[];
+      /** Per probe that completed: write → Alertmanager answered 200 for the POST carrying it (ms). */
+      toHeld: number[];
+      missing: number;
+      posts: number;
+      nonOk: number;
+    };
+
+const ALERTNAME = 'BTRFSCorruptionDetected';
+
+const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+interface Probe {
+  host: string;
+  sock: net.Socket;
+  wroteAt: number;
+  postAt: number;
+  heldAt: number;
+}
+
+const probes = new Map<string, Probe>();
+let posts = 0;
+let nonOk = 0;
+
+function probeAddress(k: number): string {
+  return `127.20.${Math.floor(k / 250)}.${(k % 250) + 1}`;
+}
+
+function startProxy(target: URL): Promise<string> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const at = nowMs();
+      const body = Buffer.concat(chunks);
+      posts++;
+      const mine: Probe[] = [];
+      try {
+        for (const a of JSON.parse(body.toString('utf8')) as Array<{ labels?: Record<string, string> }>) {
+          const p = a.labels?.alertname === ALERTNAME ? probes.get(a.labels.host ?? '') : undefined;
+          if (p !== undefined && p.wroteAt > 0 && p.postAt === 0) {
+            p.postAt = at;
+            mine.push(p);
+          }
+        }
+      } catch {
+        // not an alert list: forwarded as is
+      }
+      const fwd = http.request(
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { 'content-type': 'application/json', 'content-length': body.length }, agent },
+        (amRes) => {
+          const out: Buffer[] = [];
+          amRes.on('data', (c: Buffer) => out.push(c));
+          amRes.on('end', () => {
+            const held = nowMs();
+            const status = amRes.statusCode ?? 502;
+            if (status === 200) for (const p of mine) p.heldAt = held;
+            else nonOk++;
+            res.writeHead(status, { 'content-type': 'application/json' }).end(Buffer.concat(out));
+          });
+        },
+      );
+      fwd.on('error', () => {
+        nonOk++;
+        res.writeHead(502).end();
+      });
+      fwd.end(body);
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`)));
+}
+
+function connect(port: number, localAddress: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port, localAddress });
+    s.setNoDelay(true);
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+function failureRecord(k: number): string {
+  const t = Date.now();
+  return (
+    formatKernelRecord({
+      clock: 912_873_321 + k,
+      facility: 'kern',
+      priority: 'err',
+      seq: 50_000 + k,
+      text: `BTRFS error (device sdb state EA): parent transid verify failed on logical ${30_408_704 + k * 16_384} mirror 1 wanted ${1234 + k} found ${1230 + k}`,
+      timeMs: t,
+      timeNsRem: 0,
+    }) + '\n'
+  );
+}
+
+const emit = childChannel<ProbeCmd, ProbeEv>(async (cmd) => {
+  switch (cmd.cmd) {
+    case 'proxy':
+      emit({ ev: 'proxy', url: await startProxy(new URL(cmd.alertmanagerUrl)) });
+      return;
+    case 'connect':
+      for (let k = 0; k < cmd.count; k++) {
+        const host = probeAddress(k);
+        const sock = await connect(cmd.port, host);
+        sock.on('error', () => {});
+        probes.set(host, { host, sock, wroteAt: 0, postAt: 0, heldAt: 0 });
+      }
+      emit({ ev: 'connected', count: probes.size });
+      return;
+    case 'fire': {
+      let k = 0;
+      for (const p of probes.values()) {
+        const line = failureRecord(k++);
+        p.wroteAt = nowMs();
+        p.sock.write(line);
+        await new Promise((r) => setTimeout(r, cmd.intervalMs));
+      }
+      const deadline = Date.now() + cmd.waitMs;
+      while (Date.now() < deadline && [...probes.values()].some((p) => p.heldAt === 0)) await new Promise((r) => setTimeout(r, 20));
+      const done = [...probes.values()].filter((p) => p.heldAt > 0);
+      emit({
+        ev: 'result',
+        toPost: done.map((p) => p.postAt - p.wroteAt),
+        toHeld: done.map((p) => p.heldAt - p.wroteAt),
+        missing: probes.size - done.length,
+        posts,
+        nonOk,
+      });
+      for (const p of probes.values()) p.sock.destroy();
+      return;
+    }
+  }
+});
