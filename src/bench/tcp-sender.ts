@@ -9,15 +9,17 @@
  */
 import net from 'node:net';
 import { childChannel } from './child.js';
-import { buildCorpus, type CorpusConnection, type CorpusOptions } from './corpus.js';
+import { TalosDecoder } from '../talos/decode.js';
+import { buildCorpus, type Corpus, type CorpusConnection, type CorpusOptions } from './corpus.js';
 
 export type SenderCmd =
-  | { cmd: 'prepare'; port: number; corpus: CorpusOptions }
+  /** countStreams: also decode the corpus once to count its distinct stream label sets. */
+  | { cmd: 'prepare'; port: number; corpus: CorpusOptions; countStreams?: boolean }
   /** ratePerSec 0: as fast as the receiver reads. */
   | { cmd: 'go'; durationMs: number; ratePerSec: number };
 
 export type SenderEv =
-  | { ev: 'ready'; lines: number; bytes: number; connections: number }
+  | { ev: 'ready'; lines: number; bytes: number; connections: number; failureLines: number; streams: number }
   | { ev: 'done'; linesSent: number; bytesSent: number; ms: number };
 
 interface Conn {
@@ -50,6 +52,17 @@ function connect(port: number, localAddress: string): Promise<net.Socket> {
 }
 
 let conns: Conn[] = [];
+
+/** Distinct stream label sets the sidecar's decoder (default settings) will make of the corpus. */
+function countStreams(corpus: Corpus): number {
+  const decoder = new TalosDecoder({ job: 'talos-kernel', lineFormat: 'msg', hostNames: {}, labelFields: [], staticLabels: {}, futureToleranceMs: 10_000, metadata: false });
+  const now = Date.now();
+  for (const c of corpus.connections) {
+    const text = c.bytes.toString('utf8');
+    for (let i = 0, nl = text.indexOf('\n'); nl !== -1; i = nl + 1, nl = text.indexOf('\n', i)) decoder.decode(text.slice(i, nl), c.peer, now);
+  }
+  return decoder.labelSets.size;
+}
 
 /** Write as fast as the kernel takes it, each connection looping over its bytes. */
 async function flat(deadline: number): Promise<void> {
@@ -115,7 +128,7 @@ const emit = childChannel<SenderCmd, SenderEv>(async (cmd) => {
       sock.on('error', () => {});
       conns.push({ sock, data, ends: lineEnds(data.bytes), cursor: 0, sentLines: 0, sentBytes: 0 });
     }
-    emit({ ev: 'ready', lines: corpus.lines, bytes: corpus.bytes, connections: conns.length });
+    emit({ ev: 'ready', lines: corpus.lines, bytes: corpus.bytes, connections: conns.length, failureLines: corpus.failureLines, streams: cmd.countStreams === true ? countStreams(corpus) : 0 });
     return;
   }
   const t0 = Date.now();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff } from '../../src/sinks/alertmanager/backoff.js';
+import { Backoff } from '../../src/sinks/backoff.js';
 import { goQueryEscape, lokiExploreLink } from '../../src/sinks/alertmanager/generator-url.js';
 import { firingEndsAt, rfc3339, withExternalLabels } from '../../src/sinks/alertmanager/payload.js';
 import { endpointFor } from '../../src/sinks/alertmanager/transport.js';
@@ -56,9 +56,9 @@ describe('endpointFor', () => {
 });
 
 describe('Backoff', () => {
-  it('doubles from min to max, jittered within [ceiling/2, ceiling], and resets', () => {
+  it('doubles from min to max, jittered within [min·2ⁿ, min·2ⁿ⁺¹), and resets', () => {
     const lo = new Backoff(100, 1000, () => 0);
-    expect([lo.next(), lo.next(), lo.next(), lo.next(), lo.next()]).toEqual([100, 200, 400, 500, 500]);
+    expect([lo.next(), lo.next(), lo.next(), lo.next(), lo.next()]).toEqual([100, 200, 400, 800, 1000]);
     const hi = new Backoff(100, 1000, () => 1);
     expect([hi.next(), hi.next(), hi.next(), hi.next(), hi.next()]).toEqual([200, 400, 800, 1000, 1000]);
     expect(hi.failures).toBe(5);

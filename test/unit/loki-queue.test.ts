@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Backoff } from '../../src/sinks/loki/backoff.js';
+import { Backoff } from '../../src/sinks/backoff.js';
 import type { EncodedBatch } from '../../src/sinks/loki/encode.js';
 import { BatchQueue } from '../../src/sinks/loki/queue.js';
 import { Spool } from '../../src/sinks/loki/spool.js';

@@ -13,7 +13,7 @@
  */
 import PQueue from 'p-queue';
 import type { Logger } from 'pino';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../backoff.js';
 import type { AlertmanagerMetrics } from './metrics.js';
 import type { Endpoint, HttpTransport, SendResult } from './transport.js';
 

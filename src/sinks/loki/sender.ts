@@ -7,7 +7,7 @@
  * then retried at the backoff pace until Loki answers again.
  */
 import type { Logger } from 'pino';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../backoff.js';
 import type { LokiMetrics } from './metrics.js';
 import type { BatchQueue, QueuedBatch } from './queue.js';
 import { Signal } from './signal.js';
