@@ -47,7 +47,14 @@ export type AlertChangeKind = 'pending' | 'firing' | 'resolved' | 'removed';
 export interface AlertChange {
   readonly kind: AlertChangeKind;
   readonly rule: RuleRef;
+  /** The alert as it was at this change. */
   readonly alert: Readonly<Alert>;
+  /**
+   * The engine's own alert object, kept current while the alert exists: value
+   * and annotations are re-rendered at every evaluation, so a resend carries
+   * what Prometheus would send now, not what was true at the change.
+   */
+  readonly live?: Readonly<Alert>;
   /** Evaluation time (ms) that produced the change. */
   readonly atMs: number;
   /**

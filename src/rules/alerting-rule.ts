@@ -133,7 +133,7 @@ export class AlertingRule {
   private change(kind: AlertChange['kind'], a: ActiveAlert, t: number, causeReceivedMs?: number): AlertChange {
     const alert: Alert = { ...a };
     delete (alert as Partial<ActiveAlert>).keepFiringSinceMs;
-    return causeReceivedMs === undefined ? { kind, rule: this.ref, alert, atMs: t } : { kind, rule: this.ref, alert, atMs: t, causeReceivedMs };
+    return causeReceivedMs === undefined ? { kind, rule: this.ref, alert, live: a, atMs: t } : { kind, rule: this.ref, alert, live: a, atMs: t, causeReceivedMs };
   }
 
   /** Current alerts (pending, firing and retained resolved ones). */

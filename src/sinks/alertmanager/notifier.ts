@@ -51,6 +51,8 @@ interface Tracked {
   readonly rule: RuleRef;
   /** The engine's alert: labels/annotations are read from it at each send. */
   alert: Readonly<Alert>;
+  /** The engine's live alert object, when it provides one (current annotations for resends). */
+  live: Readonly<Alert> | undefined;
   /** Alert labels + external labels: what Alertmanager sees. */
   labels: Record<string, string>;
   /** alertKey(labels): Alertmanager's identity for the replica queues. */
@@ -133,6 +135,7 @@ export class AlertmanagerNotifier {
         const a = change.alert;
         const e = t ?? this.track(key, change);
         e.alert = a;
+        e.live = change.live;
         e.state = NotifiedState.Firing;
         e.firedAtMs = Math.min(a.firedAtMs > 0 ? a.firedAtMs : change.atMs, this.now());
         e.resolvedAtMs = 0;
@@ -143,6 +146,7 @@ export class AlertmanagerNotifier {
         const a = change.alert;
         const e = t ?? this.track(key, change);
         e.alert = a;
+        e.live = change.live;
         e.state = NotifiedState.Resolved;
         const now = this.now();
         if (e.firedAtMs === 0) e.firedAtMs = Math.min(a.firedAtMs > 0 ? a.firedAtMs : a.activeAtMs, now);
@@ -162,6 +166,7 @@ export class AlertmanagerNotifier {
     const t: Tracked = {
       rule: change.rule,
       alert: change.alert,
+      live: change.live,
       labels,
       amKey: alertKey(labels),
       state: NotifiedState.Firing,
@@ -196,7 +201,8 @@ export class AlertmanagerNotifier {
   private postable(t: Tracked, now: number): PostableAlert {
     const p: PostableAlert = {
       labels: t.labels,
-      annotations: { ...t.alert.annotations },
+      // The live alert's annotations are re-rendered at every evaluation ({{ $value }}).
+      annotations: { ...(t.live ?? t.alert).annotations },
       startsAt: rfc3339(t.firedAtMs),
       endsAt: rfc3339(t.state === NotifiedState.Resolved ? t.resolvedAtMs : firingEndsAt(now, this.rules.tickMs, this.rules.resendDelayMs)),
     };
