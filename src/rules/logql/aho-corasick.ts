@@ -13,6 +13,11 @@ export class LiteralAutomaton {
   /** Code unit → alphabet class (0 = a unit no pattern contains). */
   private readonly unitClass: Uint16Array;
   private readonly stride: number;
+  /**
+   * Transitions, state × class. Entries hold the target state's row offset
+   * (state × stride), bit-inverted (negative) when the target has outputs:
+   * the inner loop needs no multiply and one sign test.
+   */
   private readonly delta: Int32Array;
   /** Patterns ending at each state (own and via suffix links), as [outStart[s], outStart[s+1]) in outList. */
   private readonly outStart: Int32Array;
@@ -82,6 +87,11 @@ export class LiteralAutomaton {
       }
       // Class 0 (unit in no pattern) always returns to the root: delta[s*stride] stays 0.
     }
+    // Re-encode targets as row offsets, negative when the target reports patterns.
+    for (let i = 0; i < delta.length; i++) {
+      const t = delta[i]!;
+      delta[i] = outs[t]!.length > 0 ? ~(t * this.stride) : t * this.stride;
+    }
     this.delta = delta;
     this.outStart = new Int32Array(n + 1);
     let total = 0;
@@ -101,14 +111,19 @@ export class LiteralAutomaton {
    */
   scan(line: string, seen: Int32Array, gen: number, found: Int32Array): number {
     const { unitClass, delta, stride, outStart, outList } = this;
-    let s = 0;
+    let row = 0;
     let k = 0;
     const n = line.length;
     for (let i = 0; i < n; i++) {
-      s = delta[s * stride + unitClass[line.charCodeAt(i)]!]!;
-      let o = outStart[s]!;
+      const v = delta[row + unitClass[line.charCodeAt(i)]!]!;
+      if (v >= 0) {
+        row = v;
+        continue;
+      }
+      row = ~v;
+      const s = row / stride;
       const end = outStart[s + 1]!;
-      for (; o < end; o++) {
+      for (let o = outStart[s]!; o < end; o++) {
         const id = outList[o]!;
         if (seen[id] !== gen) {
           seen[id] = gen;

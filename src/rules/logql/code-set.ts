@@ -8,13 +8,12 @@
 export type CodeSet = readonly number[];
 
 export const MAX_CODE_POINT = 0x10ffff;
-export const EMPTY_SET: CodeSet = [];
 export const FULL_SET: CodeSet = [0, MAX_CODE_POINT];
 
 /** Normalises arbitrary (possibly overlapping, unsorted) inclusive ranges. */
 export function setFromRanges(pairs: readonly number[]): CodeSet {
   const n = pairs.length >> 1;
-  if (n === 0) return EMPTY_SET;
+  if (n === 0) return [];
   const idx: number[] = [];
   for (let i = 0; i < n; i++) idx.push(i);
   idx.sort((a, b) => pairs[2 * a]! - pairs[2 * b]!);
@@ -91,12 +90,6 @@ export function setSize(a: CodeSet): number {
   let n = 0;
   for (let i = 0; i < a.length; i += 2) n += a[i + 1]! - a[i]! + 1;
   return n;
-}
-
-export function setEquals(a: CodeSet, b: CodeSet): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Members of a small set (caller checks the size first). */

@@ -4,11 +4,12 @@
  * matchers already matched. The literals each chain requires (`|= "x"`, the
  * strings every match of a `|~` regex contains, case-folded) are looked for
  * in one Aho–Corasick pass over the line for all chains at once; only chains
- * whose required literals all occur run their exact check. That is what keeps
- * 200 rules close to the cost of 2. With only a few candidates the direct
- * checks (String#includes first) are cheaper than a scan, so those skip it.
- * Chains with no required literal (only negative filters, or regexes with
- * no literal in every match) always run their exact check.
+ * whose required literals all occur run their exact check, and only those are
+ * visited at all — so 200 rules cost little more than 2. With only a few
+ * candidates the direct checks (String#includes first) are cheaper than a
+ * scan, so those skip it. Chains with no required literal (only negative
+ * filters, or regexes with no literal in every match) always run their exact
+ * check. Identical chains are compiled and checked once.
  */
 import type { LineFilter } from './ast.js';
 import { LiteralAutomaton } from './aho-corasick.js';
@@ -23,7 +24,26 @@ export const DIRECT_MAX_CANDIDATES = 3;
 
 const GEN_LIMIT = 0x7fffffff;
 
+export interface LineFilterSetOptions {
+  /** Override DIRECT_MAX_CANDIDATES (benchmarks force either path with it). */
+  directMaxCandidates?: number;
+}
+
+/** Per candidate list (the engine caches one per label set): which chains it covers, and with which ids. */
+interface CandidatePlan {
+  /** Chain → 1 when some candidate id uses it. */
+  member: Uint8Array;
+  /** Ids per chain: chainIds[idStart[c] .. idStart[c+1]). */
+  idStart: Int32Array;
+  chainIds: Int32Array;
+  /** Candidate chains without required literals: always checked. */
+  unconditional: Int32Array;
+  /** Id → its index in the candidate list (to return ids in candidate order). */
+  rank: Map<number, number>;
+}
+
 export class LineFilterSet {
+  private readonly directMax: number;
   private readonly chains: CompiledChain[] = [];
   private readonly chainOfId: number[] = [];
   private readonly chainByKey = new Map<string, number>();
@@ -42,9 +62,17 @@ export class LineFilterSet {
   private litSeen = new Int32Array(0);
   private found = new Int32Array(0);
   private chainTouched = new Int32Array(0);
+  private touched = new Int32Array(0);
   private memoGen = new Int32Array(0);
   private memoVal = new Uint8Array(0);
   private gen = 0;
+  private plans = new WeakMap<readonly number[], CandidatePlan>();
+  private lastCandidates: readonly number[] | undefined;
+  private lastPlan: CandidatePlan | undefined;
+
+  constructor(opts: LineFilterSetOptions = {}) {
+    this.directMax = opts.directMaxCandidates ?? DIRECT_MAX_CANDIDATES;
+  }
 
   /** Registers a selector's filter chain; returns its id for `match`. Throws Re2SyntaxError. */
   add(filters: readonly LineFilter[]): number {
@@ -106,6 +134,7 @@ export class LineFilterSet {
     this.litSeen = new Int32Array(litIds.size);
     this.found = new Int32Array(litIds.size);
     this.chainTouched = new Int32Array(n);
+    this.touched = new Int32Array(n);
     this.memoGen = new Int32Array(n);
     this.memoVal = new Uint8Array(n);
   }
@@ -118,6 +147,37 @@ export class LineFilterSet {
       this.gen = 1;
     }
     return this.gen;
+  }
+
+  private planFor(candidates: readonly number[]): CandidatePlan {
+    if (candidates === this.lastCandidates) return this.lastPlan!;
+    let plan = this.plans.get(candidates);
+    if (plan === undefined) {
+      const n = this.chains.length;
+      const member = new Uint8Array(n);
+      const byChain: number[][] = this.chains.map(() => []);
+      const rank = new Map<number, number>();
+      candidates.forEach((id, i) => {
+        const c = this.chainOfId[id]!;
+        member[c] = 1;
+        byChain[c]!.push(id);
+        rank.set(id, i);
+      });
+      const idStart = new Int32Array(n + 1);
+      const chainIds: number[] = [];
+      const unconditional: number[] = [];
+      for (let c = 0; c < n; c++) {
+        idStart[c] = chainIds.length;
+        chainIds.push(...byChain[c]!);
+        if (member[c] === 1 && this.groupStart[c + 1] === this.groupStart[c]) unconditional.push(c);
+      }
+      idStart[n] = chainIds.length;
+      plan = { member, idStart, chainIds: Int32Array.from(chainIds), unconditional: Int32Array.from(unconditional), rank };
+      this.plans.set(candidates, plan);
+    }
+    this.lastCandidates = candidates;
+    this.lastPlan = plan;
+    return plan;
   }
 
   /** Exact check of one chain, once per line even if several ids share it. */
@@ -148,35 +208,69 @@ export class LineFilterSet {
 
   /**
    * Writes into `out` the ids among `candidates` whose whole filter chain
-   * passes for `line`; returns how many. Allocates nothing.
+   * passes for `line`, in candidate order; returns how many. Allocates
+   * nothing per line (a candidate list seen for the first time is indexed
+   * once; pass the same array again, as the engine's per-label-set cache does).
    */
   match(line: string, candidates: readonly number[], out: number[]): number {
     if (!this.built) this.build();
     const nc = candidates.length;
     if (nc === 0) return 0;
     const gen = this.nextGen();
-    const chainOfId = this.chainOfId;
     let k = 0;
     const automaton = this.automaton;
-    if (automaton === undefined || nc <= DIRECT_MAX_CANDIDATES) {
+    if (automaton === undefined || nc <= this.directMax) {
+      const chainOfId = this.chainOfId;
       for (let i = 0; i < nc; i++) {
         const id = candidates[i]!;
         if (this.passes(chainOfId[id]!, line, gen)) out[k++] = id;
       }
       return k;
     }
-    const nFound = automaton.scan(line, this.litSeen, gen, this.found);
-    const { found, litChains, chainTouched, groupStart } = this;
+    const plan = this.planFor(candidates);
+    const { found, litChains, chainTouched, touched } = this;
+    // 1. One pass over the line: which literals occur, hence which chains could pass.
+    const nFound = automaton.scan(line, this.litSeen, gen, found);
+    let nt = 0;
     for (let f = 0; f < nFound; f++) {
       const users = litChains[found[f]!]!;
-      for (let u = 0; u < users.length; u++) chainTouched[users[u]!] = gen;
+      for (let u = 0; u < users.length; u++) {
+        const c = users[u]!;
+        if (chainTouched[c] !== gen) {
+          chainTouched[c] = gen;
+          touched[nt++] = c;
+        }
+      }
     }
-    for (let i = 0; i < nc; i++) {
-      const id = candidates[i]!;
-      const c = chainOfId[id]!;
-      if (groupStart[c + 1]! > groupStart[c]! && (chainTouched[c] !== gen || !this.requirementsMet(c, gen))) continue;
-      if (this.passes(c, line, gen)) out[k++] = id;
+    // 2. Exact checks, only for candidate chains whose required literals are all there...
+    const { member, idStart, chainIds } = plan;
+    for (let t = 0; t < nt; t++) {
+      const c = touched[t]!;
+      if (member[c] === 1 && this.requirementsMet(c, gen) && this.passes(c, line, gen)) {
+        for (let j = idStart[c]!; j < idStart[c + 1]!; j++) out[k++] = chainIds[j]!;
+      }
     }
+    // ...and for those that require nothing.
+    const uncond = plan.unconditional;
+    for (let t = 0; t < uncond.length; t++) {
+      const c = uncond[t]!;
+      if (this.passes(c, line, gen)) for (let j = idStart[c]!; j < idStart[c + 1]!; j++) out[k++] = chainIds[j]!;
+    }
+    if (k > 1) sortByRank(out, k, plan.rank);
     return k;
+  }
+}
+
+/** Insertion sort of out[0..k) by candidate position (k is small: the ids that matched). */
+function sortByRank(out: number[], k: number, rank: Map<number, number>): void {
+  for (let i = 1; i < k; i++) {
+    const v = out[i]!;
+    const r = rank.get(v)!;
+    let j = i - 1;
+    while (j >= 0 && rank.get(out[j]!)! > r) {
+      out[j + 1] = out[j]!;
+      j--;
+    }
+    out[j + 1] = v;
   }
 }

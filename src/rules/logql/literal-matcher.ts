@@ -5,6 +5,7 @@
  * exactly RE2's `(?i)` (so `(?i)iscsi` also finds "iſcsi", as RE2 does).
  */
 import type { Lit, LiteralPlan } from './re2-literals.js';
+import { foldCanonTable } from './unicode-data.js';
 
 /** Anything that answers "does this line match?". */
 export interface LineTest {
@@ -66,6 +67,27 @@ function finder(l: Lit): Finder {
   };
 }
 
+function canonical(text: string): string {
+  const canon = foldCanonTable();
+  let out = '';
+  for (let i = 0; i < text.length; i++) out += String.fromCharCode(canon[text.charCodeAt(i)]!);
+  return out;
+}
+
+/**
+ * Drops alternatives that contain another one: wherever "iscsid" occurs,
+ * "iscsi" occurs too and ends no later, so {iscsid, iscsi} ≡ {iscsi} for both
+ * "any of" and the earliest-end search below. (Within one case mode; folded
+ * texts compare canonically. Orbits stay in the BMP, checked by the planner.)
+ */
+export function minimalAlternatives(lits: readonly Lit[]): Lit[] {
+  const key = (l: Lit): string => (l.fold ? canonical(l.text) : l.text);
+  return lits.filter(
+    (l, i) =>
+      !lits.some((m, j) => j !== i && m.fold === l.fold && key(l).includes(key(m)) && (key(m) !== key(l) || j < i)),
+  );
+}
+
 /**
  * Parts in order. Choosing, part after part, the occurrence that ends first
  * is optimal (it leaves the most room for the rest), so one left-to-right pass
@@ -74,15 +96,19 @@ function finder(l: Lit): Finder {
  */
 class Sequence implements LineTest {
   private readonly parts: Finder[][];
+  /** Each part must occur somewhere: a cheap necessary check first (most lines fail it). */
+  private readonly present: LineTest[];
   constructor(
     parts: readonly (readonly Lit[])[],
     private readonly crossNL: boolean,
     private readonly fallback: () => LineTest,
   ) {
     this.parts = parts.map((p) => p.map(finder));
+    this.present = parts.map(anyOf);
   }
 
   test(s: string): boolean {
+    for (const p of this.present) if (!p.test(s)) return false;
     if (!this.crossNL && s.includes('\n')) return this.fallback().test(s);
     let pos = 0;
     for (const part of this.parts) {
@@ -100,6 +126,7 @@ class Sequence implements LineTest {
 
 export function planMatcher(plan: LiteralPlan, fallback: () => LineTest): LineTest {
   if (plan.kind === 'always') return ALWAYS;
-  if (plan.parts.length === 1) return anyOf(plan.parts[0]!);
-  return new Sequence(plan.parts, plan.crossNL, fallback);
+  const parts = plan.parts.map(minimalAlternatives);
+  if (parts.length === 1) return anyOf(parts[0]!);
+  return new Sequence(parts, plan.crossNL, fallback);
 }

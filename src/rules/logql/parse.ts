@@ -306,7 +306,8 @@ class Parser {
   private parseLogRange(): { sel: LogSelector; rangeMs: number } {
     const lr = this.parseLogRangeInner();
     if (lr.range === undefined) this.unexpected(this.peek(), 'a range like [5m]');
-    if (lr.range.num <= 0) this.fail('range must be positive', lr.range);
+    // Loki takes [0s] (an always-empty window); nothing sensible to run here.
+    if (lr.range.num <= 0) this.unsupported('a zero range', lr.range);
     return { sel: lr.sel, rangeMs: lr.range.num };
   }
 
@@ -455,9 +456,10 @@ class Parser {
     const inner = this.parseBinary(0);
     if (inner.k === 'log') this.fail(`${op} needs a metric expression (e.g. count_over_time(...)), not a log query`, innerStart);
     this.expectOp(')', '")"');
+    const afterTok = this.peek();
     const after = this.parseGroupingOpt();
     if (after !== undefined) {
-      if (grouping !== undefined) this.unexpected(this.toks[this.i - 1]!, 'end of aggregation (grouping given twice)');
+      if (grouping !== undefined) this.unexpected(afterTok, 'end of aggregation (grouping given twice)');
       grouping = after;
     }
     return { type: 'vector_agg', op, grouping, inner: inner.e, pos: this.pos(opTok) };

@@ -17,7 +17,7 @@
  * from code points (faster in V8).
  */
 import { type CodeSet, setHas, setIntersect, setMinus, setNegate, setOf, setUnion } from './code-set.js';
-import { type Re, nullable } from './re2-syntax.js';
+import { type Re, hasAssert, nullable } from './re2-syntax.js';
 import { foldOrbit, hasFold, isFoldClosed } from './unicode-data.js';
 
 export type JsMode = 'iu' | 'u' | '';
@@ -54,20 +54,6 @@ function forEachSet(re: Re, fn: (set: CodeSet, starBody: boolean) => void, starB
 
 function orbitSet(cp: number): CodeSet {
   return setOf(...foldOrbit(cp));
-}
-
-function hasAssert(re: Re, kinds: readonly string[]): boolean {
-  switch (re.k) {
-    case 'assert':
-      return kinds.includes(re.a);
-    case 'cat':
-    case 'alt':
-      return re.subs.some((s) => hasAssert(s, kinds));
-    case 'rep':
-      return hasAssert(re.sub, kinds);
-    default:
-      return false;
-  }
 }
 
 /** Uniformly case-insensitive: every literal folds (or has no case), every set is fold-closed, no \b/\B. */
@@ -341,9 +327,33 @@ function cost(re: Re, n: number): Cost {
   }
 }
 
+/**
+ * A loop at the very end of the pattern that matches one way per iteration
+ * count: once entered it either fails within `min` iterations or consumes
+ * greedily and ends the whole search with a match — so its consuming work
+ * is paid once per search, not once per way of reaching it.
+ */
+function trailingLoopCost(last: Re, n: number): { each: number; once: number } | undefined {
+  if (last.k !== 'rep') return undefined;
+  const c = cost(last.sub, n);
+  if (c.ways > 1 || nullable(last.sub)) return undefined;
+  const most = last.max === -1 ? n + 1 : last.max;
+  return { each: Math.max(last.min, 1) * c.work, once: most * c.work };
+}
+
 /** Worst-case steps of an unanchored backtracking search over a line of `n` code units. */
 export function backtrackCost(re: Re, n: number): number {
-  return (n + 1) * cost(re, n).work;
+  const subs = re.k === 'cat' ? re.subs : [re];
+  const tail = trailingLoopCost(subs[subs.length - 1]!, n);
+  if (tail === undefined) return Math.min(CAP, (n + 1) * cost(re, n).work);
+  let ways = 1;
+  let work = 0;
+  for (let i = 0; i < subs.length - 1; i++) {
+    const c = cost(subs[i]!, n);
+    work = Math.min(CAP, work + ways * c.work);
+    ways = Math.min(CAP, ways * c.ways);
+  }
+  return Math.min(CAP, (n + 1) * (work + ways * tail.each) + tail.once);
 }
 
 /**

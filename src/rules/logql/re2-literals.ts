@@ -97,12 +97,20 @@ function litSet(re: Re): Lit[] | undefined {
       return [{ text: cpsToString(re.cps), fold: re.fold }];
     case 'set': {
       const n = setSize(re.set);
-      if (n === 0 || n > 8) return undefined;
+      if (n === 0 || n > 16) return undefined;
       const members = setMembers(re.set);
-      // A folded character ((?i)k is the set {k, K, U+212A}) stays one case-insensitive literal.
-      const orbit = foldOrbit(members[0]!);
-      if (n > 1 && orbit.length === n && orbit.every((m, i) => m === members[i])) {
-        return [{ text: String.fromCodePoint(members[0]!), fold: true }];
+      // A union of whole fold orbits ((?i)k is {k, K, U+212A}; (?i)[ae] is {a, A, e, E})
+      // is one case-insensitive literal per orbit.
+      const inSet = new Set(members);
+      if (members.every((c) => foldOrbit(c).every((m) => inSet.has(m)))) {
+        const out: Lit[] = [];
+        for (const c of members) {
+          const orbit = foldOrbit(c);
+          // One per orbit, preferring the ASCII lower-case member for readability.
+          const rep = orbit.find((m) => m >= 0x61 && m <= 0x7a) ?? orbit[0];
+          if (rep === c) out.push({ text: String.fromCodePoint(c), fold: orbit.length > 1 });
+        }
+        if (out.length <= 4) return out;
       }
       return n <= 4 ? members.map((c) => ({ text: String.fromCodePoint(c), fold: false })) : undefined;
     }
@@ -327,8 +335,10 @@ export function requiredLiterals(re: Re, maxGroups = 3): string[][] {
   const seen = new Set<string>();
   for (const g of groups) {
     if (g.length === 0) continue;
-    const strs = [...new Set(g.map(prefilterString))];
+    let strs = [...new Set(g.map(prefilterString))];
     if (strs.some((s) => s === '')) continue; // something in it can match empty text: no constraint
+    // "contains iscsid or iscsi" is "contains iscsi".
+    strs = strs.filter((s) => !strs.some((t) => t !== s && s.includes(t)));
     const key = strs.slice().sort().join('\u0000');
     if (seen.has(key)) continue;
     seen.add(key);

@@ -602,6 +602,21 @@ export function isAnyChar(set: CodeSet): boolean {
   return set.length === 2 && set[0] === 0 && set[1] === 0x10ffff;
 }
 
+/** Whether the tree contains one of the given assertions. */
+export function hasAssert(re: Re, kinds: readonly AssertKind[]): boolean {
+  switch (re.k) {
+    case 'assert':
+      return kinds.includes(re.a);
+    case 'cat':
+    case 'alt':
+      return re.subs.some((s) => hasAssert(s, kinds));
+    case 'rep':
+      return hasAssert(re.sub, kinds);
+    default:
+      return false;
+  }
+}
+
 /** Whether `re` can match the empty string (ignoring assertions, which are zero-width). */
 export function nullable(re: Re): boolean {
   switch (re.k) {

@@ -14,12 +14,20 @@
  * V8's experimental linear engine and re2-wasm were measured and not used on
  * the hot path: both cost microseconds per line, and the linear engine needs a
  * process-wide V8 flag and refuses the `i`/`u` flags; re2-wasm stays the
- * oracle of the differential tests.
+ * oracle of the differential tests (src/bench/logql-filters.ts has figures).
+ *
+ * Where Go (Loki) and C++ RE2 differ we follow Go: a lone surrogate (only from
+ * a crafted `\ud800` JSON escape) matches as U+FFFD, as Go's JSON decoder makes
+ * it; `\B` is checked between code points only. One place where the literal
+ * tier and Loki's own simplifier differ: Loki's `(?i)lit` shortcut lowercases
+ * with unicode.ToLower, so it misses e.g. "ſ" for "s"; we give RE2's answer.
+ * Line strings are UTF-16, so positions/lengths count code units; no match
+ * result depends on that (surrogate pairs are matched as one character).
  */
 import { LazyDfa } from './re2-dfa.js';
 import { chooseMode, maxBacktrackLength, toJsRegExp } from './re2-backtrack.js';
 import { exactStrings, literalPlan, requiredLiterals } from './re2-literals.js';
-import { type Re, isAnyChar, isAnyNotNL, parseRe2 } from './re2-syntax.js';
+import { type Re, hasAssert, isAnyChar, isAnyNotNL, parseRe2 } from './re2-syntax.js';
 import { type LineTest, planMatcher } from './literal-matcher.js';
 
 export { Re2SyntaxError, parseRe2 } from './re2-syntax.js';
@@ -35,20 +43,6 @@ export const BACKTRACK_BUDGET = 4_000_000;
 const MIN_BACKTRACK_LENGTH = 256;
 
 export type RegexTier = 'literal' | 'backtrack' | 'dfa';
-
-function hasAssert(re: Re, a: string): boolean {
-  switch (re.k) {
-    case 'assert':
-      return re.a === a;
-    case 'cat':
-    case 'alt':
-      return re.subs.some((s) => hasAssert(s, a));
-    case 'rep':
-      return hasAssert(re.sub, a);
-    default:
-      return false;
-  }
-}
 
 export interface CompiledRegex extends LineTest {
   readonly source: string;
@@ -93,7 +87,7 @@ function hybrid(re: Re, anchored: boolean): HybridRegex {
   const maxLen = maxBacktrackLength(body, BACKTRACK_BUDGET);
   let js: RegExp | undefined;
   // V8 checks \B between the halves of a surrogate pair even in u mode (Go never does): DFA only.
-  if (maxLen >= MIN_BACKTRACK_LENGTH && !hasAssert(body, 'nwb')) {
+  if (maxLen >= MIN_BACKTRACK_LENGTH && !hasAssert(body, ['nwb'])) {
     try {
       js = toJsRegExp(body, chooseMode(body));
     } catch {
@@ -128,16 +122,19 @@ class LineRegex implements CompiledRegex {
   }
 }
 
+/** Compiled regexes are shared between rules; bounded so that reloads with ever new patterns can't grow it forever. */
+const MAX_CACHED = 10_000;
 const lineCache = new Map<string, CompiledRegex>();
+
+function remember<T>(cache: Map<string, T>, key: string, value: T): T {
+  if (cache.size >= MAX_CACHED) cache.clear();
+  cache.set(key, value);
+  return value;
+}
 
 /** An unanchored RE2 line filter (`|~ "re"`): matches when the regex matches anywhere. Throws Re2SyntaxError. */
 export function compileLineRegex(source: string): CompiledRegex {
-  let c = lineCache.get(source);
-  if (c === undefined) {
-    c = new LineRegex(source);
-    lineCache.set(source, c);
-  }
-  return c;
+  return lineCache.get(source) ?? remember(lineCache, source, new LineRegex(source));
 }
 
 /** Test hooks: force a tier, bypassing the planner (differential tests compare every tier with RE2). */
@@ -152,7 +149,7 @@ export function compileWithTier(source: string, tier: RegexTier, anchored = fals
     case 'backtrack': {
       // Only where the planner would use it (and then only for lines within its bound).
       const body: Re = anchored ? { k: 'cat', subs: [{ k: 'assert', a: 'bot' }, re, { k: 'assert', a: 'eot' }] } : re;
-      if (hasAssert(re, 'nwb') || maxBacktrackLength(body, BACKTRACK_BUDGET) < MIN_BACKTRACK_LENGTH) return undefined;
+      if (hasAssert(re, ['nwb']) || maxBacktrackLength(body, BACKTRACK_BUDGET) < MIN_BACKTRACK_LENGTH) return undefined;
       return toJsRegExp(body, chooseMode(body));
     }
     case 'dfa':
@@ -188,8 +185,7 @@ export function compileLabelRegex(source: string): (value: string) => boolean {
     const h = hybrid(re, true);
     fn = (v) => h.test(v);
   }
-  labelCache.set(source, fn);
-  return fn;
+  return remember(labelCache, source, fn);
 }
 
 /** Parses for validation only; throws Re2SyntaxError. */

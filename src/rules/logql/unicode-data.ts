@@ -158,7 +158,7 @@ export function isFoldClosed(set: CodeSet): boolean {
 // \p{...}
 
 /** Script long names that happen to have four letters (all other 4-letter names are ISO aliases). */
-const FOUR_LETTER_SCRIPTS = new Set(['Cham', 'Lisu', 'Modi', 'Newa', 'Thai', 'Toto']);
+const FOUR_LETTER_SCRIPTS = new Set(['Cham', 'Kawi', 'Lisu', 'Modi', 'Newa', 'Thai', 'Toto']);
 
 const classCache = new Map<string, CodeSet>();
 let allCodePoints: string | undefined;
