@@ -17,29 +17,40 @@ import http from 'node:http';
 import net from 'node:net';
 import { formatKernelRecord } from '../generator/index.js';
 import { childChannel } from './child.js';
+import { nowMs } from './clock.js';
 
 export type ProbeCmd =
   | { cmd: 'proxy'; alertmanagerUrl: string }
   | { cmd: 'connect'; port: number; count: number }
-  | { cmd: 'fire'; intervalMs: number; waitMs: number };
+  /** The first `warmup` probes warm the path (first alert, first connection to Alertmanager) and are reported apart. */
+  | { cmd: 'fire'; intervalMs: number; waitMs: number; warmup: number };
 
 export type ProbeEv =
   | { ev: 'proxy'; url: string }
   | { ev: 'connected'; count: number }
   | {
       ev: 'result';
-      /** Per probe that completed: write → alert POST fully received by the proxy (ms). */
-      toPost: number[];
-      /** Per probe that completed: write → Alertmanager answered 200 for the POST carrying it (ms). */
-      toHeld: number[];
-      missing: number;
+      /** Measured probes, in order (times in ms on process.hrtime's clock; 0: never happened). */
+      samples: ProbeSample[];
+      /** The warm-up probes, in order. */
+      warmup: ProbeSample[];
       posts: number;
       nonOk: number;
     };
 
+export interface ProbeSample {
+  /** The probe's source address: the alert's `host` label. */
+  host: string;
+  /** Just before the failure record was written on the socket. */
+  wroteAt: number;
+  /** The alert POST carrying it was fully received by the proxy. */
+  postAt: number;
+  /** Alertmanager answered 200 to that POST: it holds the alert. */
+  heldAt: number;
+}
+
 const ALERTNAME = 'BTRFSCorruptionDetected';
 
-const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 interface Probe {
   host: string;
@@ -150,15 +161,8 @@ const emit = childChannel<ProbeCmd, ProbeEv>(async (cmd) => {
       }
       const deadline = Date.now() + cmd.waitMs;
       while (Date.now() < deadline && [...probes.values()].some((p) => p.heldAt === 0)) await new Promise((r) => setTimeout(r, 20));
-      const done = [...probes.values()].filter((p) => p.heldAt > 0);
-      emit({
-        ev: 'result',
-        toPost: done.map((p) => p.postAt - p.wroteAt),
-        toHeld: done.map((p) => p.heldAt - p.wroteAt),
-        missing: probes.size - done.length,
-        posts,
-        nonOk,
-      });
+      const all = [...probes.values()].map((p): ProbeSample => ({ host: p.host, wroteAt: p.wroteAt, postAt: p.postAt, heldAt: p.heldAt }));
+      emit({ ev: 'result', samples: all.slice(cmd.warmup), warmup: all.slice(0, cmd.warmup), posts, nonOk });
       for (const p of probes.values()) p.sock.destroy();
       return;
     }

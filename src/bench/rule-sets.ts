@@ -8,6 +8,8 @@
  * line (`{job="talos-kernel"}`, like the seed), half the kernel stream only,
  * so service lines cannot skip them all at the label stage.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { loadRuleSet, parseRuleFile } from '../rules/load.js';
@@ -94,6 +96,20 @@ export async function scaledRules(n: number): Promise<RuleSet> {
   const set = merge([withLibrary, { groups: parsed.groups, skipped: parsed.skipped, files: [file] }]);
   if (countRules(set) !== n) throw new Error(`expected ${n} rules, built ${countRules(set)}`);
   return set;
+}
+
+/**
+ * The same rules as scaledRules(n), as files for `node dist/cli.js run --rules …`:
+ * the seed and library files as shipped, the generated rules written into `dir`.
+ */
+export async function scaledRuleFiles(n: number, dir: string): Promise<string[]> {
+  const fixed = [SEED_RULES, ...LIBRARY_RULES];
+  const fixedCount = countRules(await loadRuleSet(fixed, { unsupported: 'error' }));
+  if (n < fixedCount) throw new Error(`scaledRuleFiles: at least ${fixedCount} rules (seed + library)`);
+  if (n === fixedCount) return fixed;
+  const file = join(dir, `bench-generated-${n - fixedCount}.yaml`);
+  writeFileSync(file, generatedRulesYaml(n - fixedCount));
+  return [...fixed, file];
 }
 
 function truncate(set: RuleSet, n: number): RuleSet {

@@ -32,6 +32,13 @@ export class TalosDecoder {
   /** Records whose time was replaced, by why. */
   readonly timeFallbacks: Record<TimeFallback, number> = { missing: 0, invalid: 0, future: 0 };
   private readonly streams = new Map<string, LabelSet>();
+  /**
+   * host → service → level → stream: the lookup without label fields (the
+   * default), by the strings the record already has, so no key is built and
+   * hashed per line. Shares the `streams` bound.
+   */
+  private readonly byHost = new Map<string, Map<string, Map<string, LabelSet>>>();
+  private byHostCount = 0;
   private readonly labelFieldNames: string[];
   private readonly skipMeta: Set<string>;
 
@@ -92,25 +99,44 @@ export class TalosDecoder {
   }
 
   private streamFor(host: string, service: string, level: string, r: Record<string, unknown>): LabelSet {
+    if (this.opts.labelFields.length === 0) {
+      const hit = this.byHost.get(host)?.get(service)?.get(level);
+      if (hit !== undefined) return hit;
+      const set = this.newStream(host, service, level, r);
+      if (this.byHostCount < 50_000) {
+        let byService = this.byHost.get(host);
+        if (byService === undefined) this.byHost.set(host, (byService = new Map()));
+        let byLevel = byService.get(service);
+        if (byLevel === undefined) byService.set(service, (byLevel = new Map()));
+        byLevel.set(level, set);
+        this.byHostCount++;
+      }
+      return set;
+    }
     let key = `${host}\u0000${service}\u0000${level}`;
     const fields = this.opts.labelFields;
     for (let i = 0; i < fields.length; i++) key += `\u0000${stringify(r[fields[i]!])}`;
     let set = this.streams.get(key);
     if (set === undefined) {
-      const labels: Record<string, string> = { ...this.opts.staticLabels };
-      for (let i = 0; i < fields.length; i++) {
-        const v = r[fields[i]!];
-        if (v !== undefined && v !== null) labels[this.labelFieldNames[i]!] = stringify(v);
-      }
-      labels.job = this.opts.job;
-      labels.host = host;
-      labels.talos_service = service;
-      if (level !== '') labels.level = level;
-      set = this.labelSets.intern(labels);
+      set = this.newStream(host, service, level, r);
       // Bounded: a sender inventing label values cannot grow this map forever.
       if (this.streams.size < 50_000) this.streams.set(key, set);
     }
     return set;
+  }
+
+  private newStream(host: string, service: string, level: string, r: Record<string, unknown>): LabelSet {
+    const fields = this.opts.labelFields;
+    const labels: Record<string, string> = { ...this.opts.staticLabels };
+    for (let i = 0; i < fields.length; i++) {
+      const v = r[fields[i]!];
+      if (v !== undefined && v !== null) labels[this.labelFieldNames[i]!] = stringify(v);
+    }
+    labels.job = this.opts.job;
+    labels.host = host;
+    labels.talos_service = service;
+    if (level !== '') labels.level = level;
+    return this.labelSets.intern(labels);
   }
 
   private metadataOf(r: Record<string, unknown>): Record<string, string> | undefined {

@@ -1,7 +1,8 @@
 /**
  * The LogQL subset the sidecar evaluates, as a typed tree. The parser
  * (parse.ts) produces it; the evaluator (rules/expr-eval.ts) walks it.
- * Anything else in LogQL is rejected at load time with an UnsupportedLogQLError.
+ * Anything else in LogQL is rejected at load time with a LogQLError whose
+ * `unsupported` flag is set.
  */
 
 /** Position in the expression text (0-based offset, 1-based line/column). */
