@@ -21,6 +21,10 @@ describe('node dist/cli.js', () => {
     const ok = spawnSync(process.execPath, [CLI, 'check', 'rules/talos-kernel.yaml'], { encoding: 'utf8' });
     expect(ok.status).toBe(0);
     expect(ok.stdout).toContain('SUCCESS: 2 rules found');
+    // The opt-in library passes too, with no LogQL the engine (or the Loki ruler) rejects.
+    const library = spawnSync(process.execPath, [CLI, 'check', 'rules/library'], { encoding: 'utf8' });
+    expect(library.status).toBe(0);
+    expect(library.stdout.match(/SUCCESS: \d+ rules found/g)).toHaveLength(3);
     const dir = mkdtempSync(join(tmpdir(), 'tas-cli-'));
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'groups:\n  - name: g\n    rules:\n      - alert: Broken\n        expr: sum(count_over_time({job="talos-kernel"} |~ "(unclosed" [5m])) > 0\n');
