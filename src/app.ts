@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { EventBus } from './bus.js';
 import { parseHostPort, type Config } from './config/schema.js';
@@ -162,6 +162,31 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
     collect() {
       this.set({ proto: 'tcp' }, tcp?.connections ?? 0);
       this.set({ proto: 'udp' }, 0);
+    },
+  });
+  let refusedReported = { limit: 0, allowlist: 0 };
+  let evictedReported = 0;
+  new Counter({
+    name: `${METRIC_PREFIX}connections_refused_total`,
+    help: 'Ingest TCP connections refused: at max_connections with no silent connection to evict (limit), or from outside allow_cidrs (allowlist).',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const limit = tcp?.refusedAtLimit ?? 0;
+      const allowlist = (tcp?.refused ?? 0) - limit;
+      this.inc({ reason: 'limit' }, limit - refusedReported.limit);
+      this.inc({ reason: 'allowlist' }, allowlist - refusedReported.allowlist);
+      refusedReported = { limit, allowlist };
+    },
+  });
+  new Counter({
+    name: `${METRIC_PREFIX}connections_evicted_total`,
+    help: 'Ingest TCP connections closed at max_connections to make room: the oldest that never delivered a complete line.',
+    registers: [registry],
+    collect() {
+      const n = tcp?.evicted ?? 0;
+      this.inc(n - evictedReported);
+      evictedReported = n;
     },
   });
   const lag = new EventLoopLag(registry);

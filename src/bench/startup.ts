@@ -5,12 +5,15 @@
  * is the runtime rather than the sidecar.
  */
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { spawnCliSidecar } from './cli-process.js';
 import { SEED_RULES } from './rule-sets.js';
 
 export interface StartupResult {
   readyMs: number[];
   nodeBareMs: number[];
+  /** One fresh process's start-up, step by step (startup-breakdown.ts). */
+  breakdown: { nodeBootMs: number; steps: Array<[string, number]> };
 }
 
 async function nodeBare(): Promise<number> {
@@ -18,6 +21,21 @@ async function nodeBare(): Promise<number> {
   const proc = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
   await new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   return performance.now() - t0;
+}
+
+function breakdown(): Promise<StartupResult['breakdown']> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [fileURLToPath(new URL('./startup-breakdown.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    proc.once('exit', (code) => {
+      try {
+        resolve(JSON.parse(out) as StartupResult['breakdown']);
+      } catch {
+        reject(new Error(`startup-breakdown exited ${code}: ${out}`));
+      }
+    });
+  });
 }
 
 export async function startToReady(runs: number): Promise<StartupResult> {
@@ -32,5 +50,5 @@ export async function startToReady(runs: number): Promise<StartupResult> {
       await sc.stop();
     }
   }
-  return { readyMs, nodeBareMs };
+  return { readyMs, nodeBareMs, breakdown: await breakdown() };
 }

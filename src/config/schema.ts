@@ -207,7 +207,7 @@ export const FIELDS: readonly FieldSpec[] = [
   { key: 'ingest.tcp', path: 'ingest.tcp', kind: { t: 'bool' }, doc: 'Accept Talos logs over TCP.' },
   { key: 'ingest.udp', path: 'ingest.udp', kind: { t: 'bool' }, doc: 'Accept Talos logs over UDP (one record per datagram).' },
   { key: 'ingest.max_line_bytes', path: 'ingest.maxLineBytes', kind: { t: 'bytes' }, doc: 'Longest accepted TCP line; longer lines are counted (`reason="too_long"`) and skipped, the connection survives.' },
-  { key: 'ingest.max_connections', path: 'ingest.maxConnections', kind: INT(1, 1_000_000), doc: 'Concurrent TCP connections; further ones are refused and counted.' },
+  { key: 'ingest.max_connections', path: 'ingest.maxConnections', kind: INT(1, 1_000_000), doc: 'Concurrent TCP connections. At the limit a newcomer closes the oldest connection that never delivered a complete line (idle or slowloris peers); only if there is none is it refused. Both are counted.' },
   { key: 'ingest.idle_timeout', path: 'ingest.idleTimeoutMs', kind: { t: 'duration' }, doc: 'Close a TCP connection that sent nothing for this long (Talos redials in 1 s). 0 disables.' },
   { key: 'ingest.allow_cidrs', path: 'ingest.allowCidrs', kind: { t: 'strings' }, doc: 'If set, only peers in these CIDRs may send logs (IPv4/IPv6).' },
   { key: 'talos.job', path: 'talos.job', kind: { t: 'string' }, doc: 'Value of the `job` label on every record (the seed rules select `{job="talos-kernel"}`).' },

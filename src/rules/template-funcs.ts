@@ -394,13 +394,24 @@ function groupNames(pattern: string): Record<string, number> {
   return names;
 }
 
+/**
+ * Characters re2-wasm may scan for one reReplaceAll: each exec converts the
+ * text from searchPos on, so many matches in a long label value cost
+ * quadratic time. Past this bound the call fails (rendered as a template
+ * error) instead of freezing the event loop.
+ */
+const REPLACE_SCAN_BUDGET = 4_000_000;
+
 /** Regexp.ReplaceAllString, with Go's rule that an empty match right after a match is skipped. */
 function replaceAll(re: RE2, pattern: string, repl: string, text: string): string {
   const names = repl.includes('$') ? groupNames(pattern) : {};
   let out = '';
   let lastMatchEnd = 0;
   let searchPos = 0;
+  let scanned = 0;
   while (searchPos <= text.length) {
+    scanned += text.length - searchPos + 1;
+    if (scanned > REPLACE_SCAN_BUDGET) throw new Error(`reReplaceAll: input too large for ${text.length} characters with this many matches`);
     re.lastIndex = searchPos;
     const m = re.exec(text);
     if (m === null) break;

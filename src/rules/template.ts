@@ -473,6 +473,9 @@ function numberConstant(text: string, isChar: boolean): GoValue | Error {
 
 const PREDEFINED_VARS = ['$', '$labels', '$externalLabels', '$externalURL', '$value'];
 
+/** Deepest nesting a template may have (real annotations use a few levels). */
+const MAX_NESTING = 200;
+
 class Parser {
   private i = 0;
   private vars: string[] = [...PREDEFINED_VARS];
@@ -514,8 +517,24 @@ class Parser {
     return list;
   }
 
+  /** Nesting of blocks and parenthesised pipelines: bounded so hostile input fails cleanly, not with a stack overflow. */
+  private depth = 0;
+
+  private nested<T>(pos: number, parse: () => T): T {
+    if (++this.depth > MAX_NESTING) this.fail(`template nested more than ${MAX_NESTING} levels deep`, pos);
+    try {
+      return parse();
+    } finally {
+      this.depth--;
+    }
+  }
+
   /** Nodes up to `{{end}}` / `{{else}}` (returned) or EOF (undefined). */
   private itemList(): [Node[], Item | undefined] {
+    return this.nested(this.peek().pos, () => this.itemListAt());
+  }
+
+  private itemListAt(): [Node[], Item | undefined] {
     const list: Node[] = [];
     for (;;) {
       const it = this.next();
@@ -693,6 +712,10 @@ class Parser {
   }
 
   private term(): Operand | undefined {
+    return this.nested(this.peek().pos, () => this.termAt());
+  }
+
+  private termAt(): Operand | undefined {
     const it = this.nextNonSpace();
     switch (it.t) {
       case 'ident': {

@@ -32,6 +32,8 @@ export class TcpSource {
   private readonly silent = new Set<net.Socket>();
   /** Connections refused by max_connections or the allowlist. */
   refused = 0;
+  /** Of those, refused because max_connections was reached and no silent connection could make room. */
+  refusedAtLimit = 0;
   /** Silent connections closed to make room for a newcomer at max_connections. */
   evicted = 0;
 
@@ -66,6 +68,7 @@ export class TcpSource {
     }
     if (this.sockets.size >= this.opts.maxConnections && !this.evictSilent()) {
       this.refused++;
+      this.refusedAtLimit++;
       socket.destroy();
       return;
     }

@@ -38,8 +38,13 @@ class RateLimitedLog {
   }
 }
 
+/** Label sets counted individually; more are counted by host and stream. */
+const MAX_TRACKED_STREAMS = 10_000;
+
 export class IngestPipeline implements RecordSink {
   private readonly perStream = new Map<LabelSet, StreamCount>();
+  /** Counts for streams beyond MAX_TRACKED_STREAMS, by host and stream. */
+  private readonly overflow = new Map<string, StreamCount>();
   private readonly rejects = new Map<RejectReason, number>();
   private readonly bytesIn: Record<Proto, number> = { tcp: 0, udp: 0 };
   private readonly badLog: RateLimitedLog;
@@ -65,8 +70,11 @@ export class IngestPipeline implements RecordSink {
     this.accepted++;
     let c = this.perStream.get(ev.stream);
     if (c === undefined) {
-      c = { host: ev.stream.labels.host ?? peer, stream: ev.source, n: 0, reported: 0 };
-      this.perStream.set(ev.stream, c);
+      const host = ev.stream.labels.host ?? peer;
+      // Past the bound (a sender inventing label values), count by host and stream only:
+      // the metric has just those labels, and memory must not grow with label sets.
+      c = this.perStream.size < MAX_TRACKED_STREAMS ? { host, stream: ev.source, n: 0, reported: 0 } : this.overflowCount(host, ev.source);
+      if (this.perStream.size < MAX_TRACKED_STREAMS) this.perStream.set(ev.stream, c);
     }
     c.n++;
     this.bus.publish(ev);
@@ -81,6 +89,16 @@ export class IngestPipeline implements RecordSink {
     this.bytesIn[proto] += n;
   }
 
+  private overflowCount(host: string, stream: string): StreamCount {
+    const key = `${host}\u0000${stream}`;
+    let c = this.overflow.get(key);
+    if (c === undefined) {
+      c = { host, stream, n: 0, reported: 0 };
+      this.overflow.set(key, c);
+    }
+    return c;
+  }
+
   rejected(reason: RejectReason): number {
     return this.rejects.get(reason) ?? 0;
   }
@@ -88,12 +106,13 @@ export class IngestPipeline implements RecordSink {
   /** Lines received per host and stream (kernel|service), for tests and the demo. */
   linesByHost(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const c of this.perStream.values()) out.set(`${c.host}/${c.stream}`, (out.get(`${c.host}/${c.stream}`) ?? 0) + c.n);
+    for (const c of [...this.perStream.values(), ...this.overflow.values()]) out.set(`${c.host}/${c.stream}`, (out.get(`${c.host}/${c.stream}`) ?? 0) + c.n);
     return out;
   }
 
   private registerMetrics(registry: Registry): void {
     const perStream = this.perStream;
+    const overflow = this.overflow;
     const rejects = this.rejects;
     const bytesIn = this.bytesIn;
     const decoder = this.decoder;
@@ -106,7 +125,7 @@ export class IngestPipeline implements RecordSink {
       labelNames: ['host', 'stream'],
       registers: [registry],
       collect() {
-        for (const c of perStream.values()) {
+        for (const c of [...perStream.values(), ...overflow.values()]) {
           if (c.n > c.reported) {
             this.inc({ host: c.host, stream: c.stream }, c.n - c.reported);
             c.reported = c.n;

@@ -203,7 +203,19 @@ class Parser {
     return n.e;
   }
 
+  /** Nesting of parseBinary calls: bounded so hostile input gets a LogQLError, not a stack overflow. */
+  private depth = 0;
+
   private parseBinary(minPrec: number): Node {
+    if (++this.depth > MAX_NESTING) this.fail(`expression nested more than ${MAX_NESTING} levels deep`, this.peek());
+    try {
+      return this.parseBinaryAt(minPrec);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private parseBinaryAt(minPrec: number): Node {
     let lhs = this.parseUnary();
     for (;;) {
       const t = this.peek();
@@ -515,7 +527,13 @@ const CONSTRUCTS: Record<string, string> = {
 
 /** Valid LogQL per Grafana's grammar: name the construct around `offset`. */
 function lezerUnsupported(src: string, err: LogQLError): LogQLError | undefined {
-  const tree = lezerParser.parse(src);
+  let tree: ReturnType<typeof lezerParser.parse>;
+  try {
+    tree = lezerParser.parse(src);
+  } catch {
+    // lezer recurses per nesting level; hostile input may overflow its stack. Keep our error.
+    return undefined;
+  }
   let hasError = false;
   tree.iterate({
     enter(n) {
@@ -541,6 +559,9 @@ function lezerUnsupported(src: string, err: LogQLError): LogQLError | undefined 
  * or validation error, or (`unsupported: true`) valid LogQL outside the
  * subset, with a message naming the construct.
  */
+/** Deepest nesting of parentheses and operators accepted (real rules use a handful). */
+const MAX_NESTING = 256;
+
 export function parseExpr(text: string): Expr {
   try {
     return new Parser(text).parseTop();
