@@ -9,6 +9,7 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { reapOnExit } from './reaper.js';
 
 export const ALERTMANAGER_BIN = '/usr/bin/prometheus-alertmanager';
 
@@ -85,6 +86,7 @@ export async function startBenchAlertmanager(): Promise<BenchAlertmanager> {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    reapOnExit(proc);
     const keep = (d: Buffer): void => {
       output = (output + d.toString()).slice(-4000);
     };

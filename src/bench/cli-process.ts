@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { reapOnExit } from './reaper.js';
 import { REPO_ROOT } from './rule-sets.js';
 
 export function freePort(): Promise<number> {
@@ -65,6 +66,7 @@ export async function spawnCliSidecar(rules: readonly string[], opts: { nodeArgs
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  reapOnExit(proc);
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));

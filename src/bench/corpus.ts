@@ -38,8 +38,6 @@ export interface Corpus {
   connections: CorpusConnection[];
   lines: number;
   bytes: number;
-  /** Records that came from injected failure bursts. */
-  failureLines: number;
 }
 
 const BURST_KINDS: readonly FailureKind[] = FAILURE_KINDS.filter((k) => k !== 'silence');
@@ -54,7 +52,6 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
     failures.push({ atMs: ((i + 0.5) * spanMs) / bursts, kind: kinds[i % kinds.length]!, node: i % opts.nodes });
   }
   const parts = new Map<string, { node: number; stream: TalosStreamKind; text: string; bufs: Buffer[]; lines: number }>();
-  let failureLines = 0;
   let total = 0;
   for (const rec of records({
     nodes: opts.nodes,
@@ -74,7 +71,6 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
     p.text += rec.json + '\n';
     p.lines++;
     total++;
-    if (rec.stream === 'kernel' && isFailureRecord(rec.json)) failureLines++;
     // Keep the string ropes short: turn them into Buffers every MB.
     if (p.text.length > 1 << 20) {
       p.bufs.push(Buffer.from(p.text));
@@ -90,15 +86,7 @@ export function buildCorpus(opts: CorpusOptions): Corpus {
     connections.push({ node: p.node, stream: p.stream, peer: nodeSourceAddress(p.node), bytes: buf, lines: p.lines });
   }
   connections.sort((a, b) => a.node - b.node || a.stream.localeCompare(b.stream));
-  return { connections, lines: total, bytes, failureLines };
-}
-
-/** Phrases only the failure catalogue emits (a rough count for the report; the engine's own match counters are authoritative). */
-const FAILURE_HINTS = ['transid verify failed', 'csum failed', 'errno=-5', 'ping timeout of', 'session recovery timed out', 'timeout, aborting', 'timeout, reset controller', 'I/O error, dev', 'Medium Error', 'EXT4-fs error', 'XFS (', 'Out of memory', 'Memory cgroup out of memory', 'blocked for more than', 'soft lockup', 'rcu_', 'NULL pointer', 'Hardware Error', 'nf_conntrack: table full', 'unregister_netdevice', 'segfault at'];
-
-function isFailureRecord(json: string): boolean {
-  for (const h of FAILURE_HINTS) if (json.includes(h)) return true;
-  return false;
+  return { connections, lines: total, bytes };
 }
 
 /** Split each connection's bytes into socket-read-sized chunks (views, no copies). */

@@ -36,8 +36,6 @@ export interface MemoryResult {
   rate: number;
   /** Rule matches per received line. */
   matchRate: number;
-  /** Lines from injected failure bursts per line sent (corpus share). */
-  failureShare: number;
   streams: number;
   seriesInWindows: number;
   alerts: number;
@@ -83,7 +81,6 @@ export async function memoryUnderLoad(o: MemoryOptions): Promise<MemoryResult> {
       rssTrace: trace,
       rate: (received / ms) * 1000,
       matchRate: ((await sc.metric(`${P}rule_matches_total`)) - m0) / Math.max(1, received),
-      failureShare: ready.failureLines / ready.lines,
       streams: ready.streams,
       seriesInWindows: await sc.metric(`${P}rule_series`),
       alerts: await sc.metric(`${P}alerts`),

@@ -19,7 +19,7 @@ export type SenderCmd =
   | { cmd: 'go'; durationMs: number; ratePerSec: number };
 
 export type SenderEv =
-  | { ev: 'ready'; lines: number; bytes: number; connections: number; failureLines: number; streams: number }
+  | { ev: 'ready'; lines: number; bytes: number; connections: number; streams: number }
   | { ev: 'done'; linesSent: number; bytesSent: number; ms: number };
 
 interface Conn {
@@ -128,7 +128,7 @@ const emit = childChannel<SenderCmd, SenderEv>(async (cmd) => {
       sock.on('error', () => {});
       conns.push({ sock, data, ends: lineEnds(data.bytes), cursor: 0, sentLines: 0, sentBytes: 0 });
     }
-    emit({ ev: 'ready', lines: corpus.lines, bytes: corpus.bytes, connections: conns.length, failureLines: corpus.failureLines, streams: cmd.countStreams === true ? countStreams(corpus) : 0 });
+    emit({ ev: 'ready', lines: corpus.lines, bytes: corpus.bytes, connections: conns.length, streams: cmd.countStreams === true ? countStreams(corpus) : 0 });
     return;
   }
   const t0 = Date.now();
