@@ -19,7 +19,7 @@ import type { RuleSet } from './rules/rule-file.js';
 import { RuleWatcher } from './rules/watch.js';
 import { readStateFile, writeStateFile } from './rules/state-file.js';
 import { AlertmanagerNotifier } from './sinks/alertmanager/index.js';
-import { LokiPusher } from './sinks/loki/pusher.js';
+import type { LokiPusher } from './sinks/loki/pusher.js';
 import { PeerAllowlist } from './sources/allowlist.js';
 import { TcpSource } from './sources/tcp.js';
 import { UdpSource } from './sources/udp.js';
@@ -128,6 +128,8 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
 
   let loki: LokiPusher | undefined;
   if (cfg.loki.url !== '') {
+    // Loaded only when configured: protobuf and snappy cost start-up time otherwise.
+    const { LokiPusher } = await import('./sinks/loki/pusher.js');
     loki = new LokiPusher(cfg.loki, { registry, logger: logger.child({ component: 'loki' }) });
     await loki.start();
     const pusher = loki;

@@ -6,6 +6,7 @@
  * `(?i)`) are built from. Computed lazily and cached for the process.
  */
 import { type CodeSet, FULL_SET, setFromRanges, setHas, setSize, setUnion } from './code-set.js';
+import { FOLD_ORBITS } from './unicode-fold-data.js';
 
 /** `\d`, `\s`, `\w` (RE2: ASCII only). */
 export const PERL_CLASSES: Readonly<Record<string, CodeSet>> = {
@@ -61,7 +62,14 @@ function singleCodePoint(s: string): number | undefined {
   return s.length === (cp > 0xffff ? 2 : 1) ? cp : undefined;
 }
 
-function computeFoldData(): FoldData {
+/**
+ * Case-folding orbits derived from the JS engine's own tables: every set of
+ * code points that simple case folding makes equal, as sorted arrays. Slow
+ * (~70 ms: it probes all of planes 0 and 1), so the sidecar loads the same
+ * data precomputed in unicode-fold-data.ts; a test keeps the two equal on the
+ * running Node, and `node scripts/gen-unicode-fold.mjs` regenerates it.
+ */
+export function deriveFoldOrbits(): number[][] {
   // Every member of a non-trivial orbit changes under toLowerCase or
   // toUpperCase, or is the single-code-point image of one that does. Cased
   // letters all live in planes 0 and 1.
@@ -82,16 +90,24 @@ function computeFoldData(): FoldData {
   let all = '';
   for (let i = 0; i < cands.length; i += 2048) all += String.fromCodePoint(...cands.slice(i, i + 2048));
 
-  const orbits = new Map<number, readonly number[]>();
+  const seen = new Set<number>();
+  const out: number[][] = [];
   for (const c of cands) {
-    if (orbits.has(c)) continue;
+    if (seen.has(c)) continue;
     const re = new RegExp(cpEscape(c), 'giu');
     const members: number[] = [];
     for (const m of all.matchAll(re)) members.push(m[0].codePointAt(0)!);
+    for (const m of members) seen.add(m);
     if (members.length < 2) continue;
     members.sort((a, b) => a - b);
-    for (const m of members) orbits.set(m, members);
+    out.push(members);
   }
+  return out.sort((a, b) => a[0]! - b[0]!);
+}
+
+function buildFoldData(orbitList: readonly (readonly number[])[]): FoldData {
+  const orbits = new Map<number, readonly number[]>();
+  for (const members of orbitList) for (const m of members) orbits.set(m, members);
 
   const canon = new Uint16Array(0x10000);
   for (let u = 0; u < 0x10000; u++) canon[u] = u;
@@ -107,7 +123,7 @@ function computeFoldData(): FoldData {
 }
 
 function fold(): FoldData {
-  foldData ??= computeFoldData();
+  foldData ??= buildFoldData(FOLD_ORBITS);
   return foldData;
 }
 
