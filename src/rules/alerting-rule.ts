@@ -63,10 +63,12 @@ export class AlertingRule {
       seen.add(key);
       const existing = this.active.get(key);
       if (existing !== undefined && existing.state !== AlertState.Inactive) {
+        // Annotations depend on labels (fixed for this alert) and the value: re-render only when it moved.
+        const moved = existing.value !== s.value && !(Number.isNaN(existing.value) && Number.isNaN(s.value));
         existing.value = s.value;
         existing.lastSeenMs = stampMs;
         existing.keepFiringSinceMs = 0;
-        if (this.annotationTemplates.length > 0) {
+        if (moved && this.annotationTemplates.length > 0) {
           (existing as { annotations: Record<string, string> }).annotations = this.renderAnnotations(data);
         }
         continue;
