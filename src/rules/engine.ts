@@ -49,7 +49,7 @@ export interface EngineOptions {
   tickMs: number;
   /** The clock; replay and tests drive a simulated one. */
   now?: () => number;
-  /** Evaluate touched rules on setImmediate (live). Off: the caller calls flush() (replay, tests). */
+  /** Evaluate touched rules as soon as the current chunk is processed (live). Off: the caller calls flush() (replay, tests). */
   autoFlush?: boolean;
   registry?: Registry;
   logger?: Logger;
@@ -153,7 +153,10 @@ export class RuleEngine {
     if (!stored) this.eventsTooOld++;
     if (this.dirty.size > 0 && this.opts.autoFlush !== false && !this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      // A microtask runs as soon as the current socket chunk is processed: one
+      // evaluation per touched rule per chunk, without waiting for the rest of
+      // the event-loop turn (other sockets' chunks) as setImmediate would.
+      queueMicrotask(() => this.flush());
     }
   }
 
