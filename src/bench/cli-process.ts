@@ -5,20 +5,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { reapOnExit } from './reaper.js';
 import { REPO_ROOT } from './rule-sets.js';
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../net/free-port.js';
+export { freePort };
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {

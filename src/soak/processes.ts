@@ -6,24 +6,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../net/free-port.js';
+export { freePort };
 
 export const ALERTMANAGER_BIN = '/usr/bin/prometheus-alertmanager';
 const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
-
-/** A port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Prometheus text exposition → `name{labels}` → value (labels as exposed). */
 export type Scrape = Map<string, number>;
