@@ -400,7 +400,7 @@ function groupNames(pattern: string): Record<string, number> {
  * quadratic time. Past this bound the call fails (rendered as a template
  * error) instead of freezing the event loop.
  */
-const REPLACE_SCAN_BUDGET = 4_000_000;
+const REPLACE_SCAN_BUDGET = 1_000_000;
 
 /** Regexp.ReplaceAllString, with Go's rule that an empty match right after a match is skipped. */
 function replaceAll(re: RE2, pattern: string, repl: string, text: string): string {
