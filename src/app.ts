@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { EventBus } from './bus.js';
 import { parseHostPort, type Config } from './config/schema.js';
@@ -13,6 +13,7 @@ import { buildHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { createRegistry, METRIC_PREFIX } from './metrics/registry.js';
 import { EventLoopLag } from './metrics/event-loop-lag.js';
+import { TotalsCounter } from './metrics/totals-counter.js';
 import { RuleEngine } from './rules/engine.js';
 import { loadRuleSet } from './rules/load.js';
 import type { RuleSet } from './rules/rule-file.js';
@@ -166,30 +167,19 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
       this.set({ proto: 'udp' }, 0);
     },
   });
-  let refusedReported = { limit: 0, allowlist: 0 };
-  let evictedReported = 0;
-  new Counter({
+  new TotalsCounter(registry, {
     name: `${METRIC_PREFIX}connections_refused_total`,
     help: 'Ingest TCP connections refused: at max_connections with no silent connection to evict (limit), or from outside allow_cidrs (allowlist).',
     labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      const limit = tcp?.refusedAtLimit ?? 0;
-      const allowlist = (tcp?.refused ?? 0) - limit;
-      this.inc({ reason: 'limit' }, limit - refusedReported.limit);
-      this.inc({ reason: 'allowlist' }, allowlist - refusedReported.allowlist);
-      refusedReported = { limit, allowlist };
-    },
+    totals: () => [
+      [{ reason: 'limit' }, tcp?.refusedAtLimit ?? 0],
+      [{ reason: 'allowlist' }, (tcp?.refused ?? 0) - (tcp?.refusedAtLimit ?? 0)],
+    ],
   });
-  new Counter({
+  new TotalsCounter(registry, {
     name: `${METRIC_PREFIX}connections_evicted_total`,
     help: 'Ingest TCP connections closed at max_connections to make room: the oldest that never delivered a complete line.',
-    registers: [registry],
-    collect() {
-      const n = tcp?.evicted ?? 0;
-      this.inc(n - evictedReported);
-      evictedReported = n;
-    },
+    totals: () => [[{}, tcp?.evicted ?? 0]],
   });
   const lag = new EventLoopLag(registry);
 

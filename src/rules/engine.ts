@@ -6,10 +6,11 @@
  * resolution and absence. The engine emits AlertChanges; it knows no sink.
  */
 import { performance } from 'node:perf_hooks';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { LogEvent } from '../talos/log-event.js';
 import { METRIC_PREFIX } from '../metrics/registry.js';
+import { TotalsCounter } from '../metrics/totals-counter.js';
 import type { AlertChange, AlertListener, Alert } from './alert.js';
 import { AlertingRule } from './alerting-rule.js';
 import { RecordingRule } from './recording-rule.js';
@@ -34,7 +35,6 @@ export interface LoadedRule {
   /** Last grid instant evaluated (bucket id); instants only move forward. */
   lastT: number;
   matches: number;
-  matchesReported: number;
   health: RuleHealth;
   lastError: string;
   lastEvaluationMs: number;
@@ -67,7 +67,7 @@ export class RuleEngine {
   private readonly now: () => number;
   private readonly matched: number[] = [];
   private evalHistogram: Histogram | undefined;
-  private matchCounter: Counter | undefined;
+  private matchCounter: TotalsCounter | undefined;
   private recorded: RecordedMetrics | undefined;
   /** Events dropped for every rule because they were older than any range still evaluated. */
   eventsTooOld = 0;
@@ -112,7 +112,6 @@ export class RuleEngine {
           recording: def.kind === 'record' ? new RecordingRule(def) : undefined,
           lastT: -Infinity,
           matches: 0,
-          matchesReported: 0,
           health: 'unknown',
           lastError: '',
           lastEvaluationMs: 0,
@@ -123,7 +122,7 @@ export class RuleEngine {
     // Build the new index before swapping anything, so a failure leaves the old rules running.
     const index = new SelectorIndex(rules.map((r) => r.source.expr.selector));
     for (const gone of previous.values()) {
-      this.matchCounter?.remove({ rule_group: gone.group.name, rule: gone.def.name });
+      this.matchCounter?.forget({ rule_group: gone.group.name, rule: gone.def.name });
       // Forget the alerts of removed rules so sinks stop re-sending them.
       for (const a of gone.alerting?.alerts() ?? []) this.emit({ kind: 'removed', rule: gone.alerting!.ref, alert: a, atMs: this.now() });
     }
@@ -131,7 +130,6 @@ export class RuleEngine {
     this.groups = set.groups;
     this.index = index;
     this.dirty.clear();
-    for (const r of rules) this.matchCounter?.inc({ rule_group: r.group.name, rule: r.def.name }, 0);
     this.recorded?.sync(rules.flatMap((r) => (r.recording === undefined ? [] : [r.recording])));
   }
 
@@ -286,19 +284,12 @@ export class RuleEngine {
 
   private registerMetrics(registry: Registry): void {
     const engine = this;
-    this.matchCounter = new Counter({
+    // Every loaded rule is listed, at 0 until its first match.
+    this.matchCounter = new TotalsCounter(registry, {
       name: `${METRIC_PREFIX}rule_matches_total`,
       help: 'Log lines that matched a rule\'s stream selector and line filters.',
       labelNames: ['rule_group', 'rule'],
-      registers: [registry],
-      collect() {
-        for (const r of engine.rules) {
-          if (r.matches > r.matchesReported) {
-            this.inc({ rule_group: r.group.name, rule: r.def.name }, r.matches - r.matchesReported);
-            r.matchesReported = r.matches;
-          }
-        }
-      },
+      totals: () => engine.rules.map((r) => [{ rule_group: r.group.name, rule: r.def.name }, r.matches] as const),
     });
     this.evalHistogram = new Histogram({
       name: `${METRIC_PREFIX}rule_evaluation_duration_seconds`,
@@ -326,15 +317,10 @@ export class RuleEngine {
         for (const r of engine.rules) this.set({ rule_group: r.group.name, rule: r.def.name }, r.source.seriesCount);
       },
     });
-    let tooOldReported = 0;
-    new Counter({
+    new TotalsCounter(registry, {
       name: `${METRIC_PREFIX}rule_events_too_old_total`,
       help: 'Matching lines older than every window still evaluated (e.g. an old kernel ring-buffer replay).',
-      registers: [registry],
-      collect() {
-        this.inc(engine.eventsTooOld - tooOldReported);
-        tooOldReported = engine.eventsTooOld;
-      },
+      totals: () => [[{}, engine.eventsTooOld]],
     });
     this.recorded = new RecordedMetrics(registry);
   }

@@ -1,21 +1,21 @@
 /**
  * The ingest step between the sources and the bus: decode each record, count
  * it, publish it. Counters live in plain numbers on the hot path and are handed
- * to prom-client only when /metrics is scraped.
+ * to prom-client only when /metrics is scraped (TotalsCounter).
  */
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { EventBus } from '../bus.js';
 import { METRIC_PREFIX } from '../metrics/registry.js';
+import { TotalsCounter } from '../metrics/totals-counter.js';
 import type { Proto, RecordSink, RejectReason } from '../sources/record-sink.js';
 import type { LabelSet } from './log-event.js';
-import type { TalosDecoder, TimeFallback } from './decode.js';
+import type { TalosDecoder } from './decode.js';
 
 interface StreamCount {
   host: string;
   stream: string;
   n: number;
-  reported: number;
 }
 
 /** Logs a flood of bad input at most once per interval per reason; counting is separate and always. */
@@ -73,7 +73,7 @@ export class IngestPipeline implements RecordSink {
       const host = ev.stream.labels.host ?? peer;
       // Past the bound (a sender inventing label values), count by host and stream only:
       // the metric has just those labels, and memory must not grow with label sets.
-      c = this.perStream.size < MAX_TRACKED_STREAMS ? { host, stream: ev.source, n: 0, reported: 0 } : this.overflowCount(host, ev.source);
+      c = this.perStream.size < MAX_TRACKED_STREAMS ? { host, stream: ev.source, n: 0 } : this.overflowCount(host, ev.source);
       if (this.perStream.size < MAX_TRACKED_STREAMS) this.perStream.set(ev.stream, c);
     }
     c.n++;
@@ -93,7 +93,7 @@ export class IngestPipeline implements RecordSink {
     const key = `${host}\u0000${stream}`;
     let c = this.overflow.get(key);
     if (c === undefined) {
-      c = { host, stream, n: 0, reported: 0 };
+      c = { host, stream, n: 0 };
       this.overflow.set(key, c);
     }
     return c;
@@ -111,64 +111,30 @@ export class IngestPipeline implements RecordSink {
   }
 
   private registerMetrics(registry: Registry): void {
-    const perStream = this.perStream;
-    const overflow = this.overflow;
-    const rejects = this.rejects;
-    const bytesIn = this.bytesIn;
-    const decoder = this.decoder;
-    const reportedRejects = new Map<string, number>();
-    const reportedBytes: Record<Proto, number> = { tcp: 0, udp: 0 };
-    const reportedTime: Record<TimeFallback, number> = { missing: 0, invalid: 0, future: 0 };
-    new Counter({
+    const streams = () => [...this.perStream.values(), ...this.overflow.values()];
+    new TotalsCounter(registry, {
       name: `${METRIC_PREFIX}lines_received_total`,
       help: 'Talos records decoded into log events, by sender and stream (kernel or service).',
       labelNames: ['host', 'stream'],
-      registers: [registry],
-      collect() {
-        for (const c of [...perStream.values(), ...overflow.values()]) {
-          if (c.n > c.reported) {
-            this.inc({ host: c.host, stream: c.stream }, c.n - c.reported);
-            c.reported = c.n;
-          }
-        }
-      },
+      totals: () => streams().map((c) => [{ host: c.host, stream: c.stream }, c.n] as const),
     });
-    new Counter({
+    new TotalsCounter(registry, {
       name: `${METRIC_PREFIX}bytes_received_total`,
       help: 'Bytes read from ingest sockets, framing included.',
       labelNames: ['proto'],
-      registers: [registry],
-      collect() {
-        for (const p of ['tcp', 'udp'] as const) {
-          this.inc({ proto: p }, bytesIn[p] - reportedBytes[p]);
-          reportedBytes[p] = bytesIn[p];
-        }
-      },
+      totals: () => (['tcp', 'udp'] as const).map((proto) => [{ proto }, this.bytesIn[proto]] as const),
     });
-    new Counter({
+    new TotalsCounter(registry, {
       name: `${METRIC_PREFIX}decode_errors_total`,
       help: 'Records dropped before becoming log events, by reason.',
       labelNames: ['reason'],
-      registers: [registry],
-      collect() {
-        for (const [reason, n] of rejects) {
-          const done = reportedRejects.get(reason) ?? 0;
-          if (n > done) this.inc({ reason }, n - done);
-          reportedRejects.set(reason, n);
-        }
-      },
+      totals: () => [...this.rejects].map(([reason, n]) => [{ reason }, n] as const),
     });
-    new Counter({
+    new TotalsCounter(registry, {
       name: `${METRIC_PREFIX}timestamp_fallbacks_total`,
       help: 'Records whose talos-time was missing, invalid or too far in the future, so receive time was used.',
       labelNames: ['reason'],
-      registers: [registry],
-      collect() {
-        for (const r of ['missing', 'invalid', 'future'] as const) {
-          this.inc({ reason: r }, decoder.timeFallbacks[r] - reportedTime[r]);
-          reportedTime[r] = decoder.timeFallbacks[r];
-        }
-      },
+      totals: () => Object.entries(this.decoder.timeFallbacks).map(([reason, n]) => [{ reason }, n] as const),
     });
   }
 }
