@@ -12,7 +12,7 @@
  */
 import type { Sidecar } from '../app.js';
 import { startBenchAlertmanager } from './alertmanager.js';
-import { BenchChild } from './child.js';
+import { ForkedChild } from '../process/forked-child.js';
 import { nowMs } from './clock.js';
 import type { ProbeCmd, ProbeEv, ProbeSample } from './probe.js';
 import { perHostSeedRules } from './rule-sets.js';
@@ -76,8 +76,8 @@ function stagesOf(s: ProbeSample, recordAt: Map<string, number>, alertAt: Map<st
 
 export async function alertLatency(o: LatencyOptions): Promise<LatencyResult> {
   const am = await startBenchAlertmanager();
-  const probe = new BenchChild<ProbeCmd, ProbeEv>('./probe.js');
-  const bg = new BenchChild<SenderCmd, SenderEv>('./tcp-sender.js');
+  const probe = new ForkedChild<ProbeCmd, ProbeEv>(new URL('./probe.js', import.meta.url));
+  const bg = new ForkedChild<SenderCmd, SenderEv>(new URL('./tcp-sender.js', import.meta.url));
   try {
     probe.send({ cmd: 'proxy', alertmanagerUrl: am.url });
     const { url: proxyUrl } = await probe.next('proxy', 10_000);

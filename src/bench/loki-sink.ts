@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { childChannel } from './child.js';
+import { childChannel } from '../process/forked-child.js';
 
 export type LokiSinkCmd = { cmd: 'stats' };
 export type LokiSinkEv = { ev: 'listening'; url: string } | { ev: 'stats'; requests: number; bodyBytes: number };

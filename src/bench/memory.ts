@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BenchChild } from './child.js';
+import { ForkedChild } from '../process/forked-child.js';
 import { spawnCliSidecar } from './cli-process.js';
 import { scaledRuleFiles } from './rule-sets.js';
 import type { SenderCmd, SenderEv } from './tcp-sender.js';
@@ -47,7 +47,7 @@ const P = 'talos_alert_sidecar_';
 export async function memoryUnderLoad(o: MemoryOptions): Promise<MemoryResult> {
   const dir = mkdtempSync(join(tmpdir(), 'talos-bench-rules-'));
   const sc = await spawnCliSidecar(await scaledRuleFiles(o.rules, dir), { nodeArgs: o.nodeArgs });
-  const sender = new BenchChild<SenderCmd, SenderEv>('./tcp-sender.js');
+  const sender = new ForkedChild<SenderCmd, SenderEv>(new URL('./tcp-sender.js', import.meta.url));
   try {
     await sc.waitReady();
     // Five seconds of traffic, looped: timestamps stay inside every 5-minute window.

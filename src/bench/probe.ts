@@ -15,8 +15,9 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import { connectFrom } from '../net/connect-from.js';
 import { formatKernelRecord } from '../generator/index.js';
-import { childChannel } from './child.js';
+import { childChannel } from '../process/forked-child.js';
 import { nowMs } from './clock.js';
 
 export type ProbeCmd =
@@ -113,15 +114,6 @@ function startProxy(target: URL): Promise<string> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`)));
 }
 
-function connect(port: number, localAddress: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port, localAddress });
-    s.setNoDelay(true);
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
 function failureRecord(k: number): string {
   const t = Date.now();
   return (
@@ -145,7 +137,7 @@ const emit = childChannel<ProbeCmd, ProbeEv>(async (cmd) => {
     case 'connect':
       for (let k = 0; k < cmd.count; k++) {
         const host = probeAddress(k);
-        const sock = await connect(cmd.port, host);
+        const sock = await connectFrom(cmd.port, host);
         sock.on('error', () => {});
         probes.set(host, { host, sock, wroteAt: 0, postAt: 0, heldAt: 0 });
       }

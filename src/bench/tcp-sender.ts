@@ -8,7 +8,8 @@
  * sidecar's core.
  */
 import net from 'node:net';
-import { childChannel } from './child.js';
+import { connectFrom } from '../net/connect-from.js';
+import { childChannel } from '../process/forked-child.js';
 import { TalosDecoder } from '../talos/decode.js';
 import { buildCorpus, type Corpus, type CorpusConnection, type CorpusOptions } from './corpus.js';
 
@@ -40,15 +41,6 @@ function lineEnds(buf: Buffer): Uint32Array {
   const ends: number[] = [];
   for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) ends.push(i + 1);
   return Uint32Array.from(ends);
-}
-
-function connect(port: number, localAddress: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port, localAddress });
-    s.setNoDelay(true);
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
 }
 
 let conns: Conn[] = [];
@@ -124,7 +116,7 @@ const emit = childChannel<SenderCmd, SenderEv>(async (cmd) => {
     const corpus = buildCorpus(cmd.corpus);
     conns = [];
     for (const data of corpus.connections) {
-      const sock = await connect(cmd.port, data.peer);
+      const sock = await connectFrom(cmd.port, data.peer);
       sock.on('error', () => {});
       conns.push({ sock, data, ends: lineEnds(data.bytes), cursor: 0, sentLines: 0, sentBytes: 0 });
     }

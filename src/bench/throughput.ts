@@ -13,7 +13,7 @@
  */
 import type { Sidecar } from '../app.js';
 import type { RuleSet } from '../rules/rule-file.js';
-import { BenchChild } from './child.js';
+import { ForkedChild } from '../process/forked-child.js';
 import { buildCorpus, type CorpusOptions } from './corpus.js';
 import { median } from './figures.js';
 import { InProcessFeeder } from './in-process.js';
@@ -54,7 +54,7 @@ export function mixCorpus(lines: number): CorpusOptions {
 
 async function withLokiSink<T>(on: boolean, fn: (url: string | undefined) => Promise<T>): Promise<T> {
   if (!on) return fn(undefined);
-  const sink = new BenchChild<LokiSinkCmd, LokiSinkEv>('./loki-sink.js');
+  const sink = new ForkedChild<LokiSinkCmd, LokiSinkEv>(new URL('./loki-sink.js', import.meta.url));
   try {
     const { url } = await sink.next('listening', 10_000);
     return await fn(url);
@@ -131,7 +131,7 @@ export async function inProcessThroughput(o: ThroughputOptions): Promise<Through
 export async function tcpThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
   return withLokiSink(o.loki, async (lokiUrl) => {
     const sc = await startBenchSidecar({ ruleSet: o.ruleSet, lokiUrl });
-    const sender = new BenchChild<SenderCmd, SenderEv>('./tcp-sender.js');
+    const sender = new ForkedChild<SenderCmd, SenderEv>(new URL('./tcp-sender.js', import.meta.url));
     try {
       sender.send({ cmd: 'prepare', port: sc.ingest.tcpPort, corpus: mixCorpus(o.corpusLines) });
       await sender.next('ready', 120_000);

@@ -35,7 +35,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ForkedChild } from './child.js';
+import { ForkedChild } from '../process/forked-child.js';
 import { LokiStore } from './loki-store.js';
 import { AlertmanagerProcess, SidecarProcess, freePort, sumOf, type Scrape } from './processes.js';
 import type { SenderCmd, SenderEv, SenderStats } from './sender.js';

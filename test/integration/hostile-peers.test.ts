@@ -17,7 +17,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sidecar } from '../../src/app.js';
 import { records } from '../../src/generator/index.js';
-import { ForkedChild } from '../../src/soak/child.js';
+import { ForkedChild } from '../../src/process/forked-child.js';
 import type { HostileCmd, HostileConfig, HostileEv, HostileReport } from '../../src/soak/hostile-peers.js';
 import { startAlertmanager, type AlertmanagerInstance } from '../helpers/alertmanager.js';
 import { startTestSidecar, until } from '../helpers/sidecar.js';

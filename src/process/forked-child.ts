@@ -1,9 +1,13 @@
 /**
- * A forked helper process (traffic sender, hostile peers) seen from the
- * parent: send typed commands, wait — always bounded — for typed events.
- * An `error` event from the child, or its exit, fails the wait at once.
+ * Forked helper processes for benchmarks, the soak and hostile-peer tests
+ * (traffic senders, the Loki sink, the latency probe, attackers): they run in
+ * their own process so they never share the measured process's core.
+ * Parent side: send typed commands, wait — always bounded — for typed events;
+ * an `error` event from the child, or its exit, fails the wait at once.
+ * Child side: childChannel().
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 export interface ChildEvent {
   ev: string;
@@ -16,7 +20,8 @@ export class ForkedChild<Cmd extends object, Ev extends ChildEvent> {
   private stderr = '';
   private exit: string | undefined;
 
-  constructor(scriptPath: string, args: readonly string[] = []) {
+  constructor(script: string | URL, args: readonly string[] = []) {
+    const scriptPath = typeof script === 'string' ? script : fileURLToPath(script);
     // execArgv []: never inherit a test runner's or profiler's flags.
     this.proc = fork(scriptPath, [...args], { stdio: ['ignore', 'inherit', 'pipe', 'ipc'], execArgv: [] });
     this.proc.stderr?.on('data', (d: Buffer) => {
@@ -62,10 +67,11 @@ export class ForkedChild<Cmd extends object, Ev extends ChildEvent> {
     }
   }
 
-  /** Wait (bounded) for the child to exit; SIGKILL it if it does not. */
+  /** Ask politely (disconnect: children exit when the parent goes away), then SIGKILL after a bound. */
   async stop(graceMs = 3000): Promise<void> {
     if (this.exit !== undefined) return;
     const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
+    if (this.proc.connected) this.proc.disconnect();
     const t = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(t);
@@ -78,4 +84,16 @@ export class ForkedChild<Cmd extends object, Ev extends ChildEvent> {
   private describe(): string {
     return `child ${this.proc.spawnfile} ${this.proc.spawnargs.slice(1).join(' ')}`;
   }
+}
+
+/** The child's side: typed messages to the parent; exit when the parent goes away. */
+export function childChannel<Cmd, Ev extends ChildEvent>(onCommand: (cmd: Cmd) => void | Promise<void>): (ev: Ev) => void {
+  process.on('message', (m) => {
+    Promise.resolve(onCommand(m as Cmd)).catch((err: unknown) => {
+      process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    });
+  });
+  process.on('disconnect', () => process.exit(0));
+  return (ev) => process.send?.(ev);
 }
