@@ -10,6 +10,7 @@ import { TalosDecoder } from '../../src/talos/decode.js';
 import { IngestPipeline } from '../../src/talos/ingest.js';
 import type { LogEvent } from '../../src/talos/log-event.js';
 import { createRegistry } from '../../src/metrics/registry.js';
+import { until } from '../helpers/sidecar.js';
 
 // The spec's wire examples (shared/spec/talos-json-lines.md), byte for byte.
 const KERNEL_BTRFS =
@@ -55,13 +56,6 @@ function sendTcp(port: number, payload: Buffer | string, opts: { endWithoutClose
   });
 }
 
-async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for condition');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -73,7 +67,7 @@ describe('Talos records over real sockets', () => {
   it('turns kernel and service records sent over TCP into LogEvents with the seed labels', async () => {
     h = await startHarness();
     await sendTcp(h.tcpPort, [KERNEL_BTRFS, KERNEL_NET, SERVICE_ETCD, SERVICE_KUBELET].join('\n') + '\n');
-    await waitFor(() => h!.events.length === 4);
+    await until(() => h!.events.length === 4, Boolean);
     const [btrfs, netEv, etcd, kubelet] = h.events;
     expect(btrfs!.stream.labels).toEqual({ job: 'talos-kernel', host: '127.0.0.1', talos_service: 'kernel', level: 'error' });
     expect(btrfs!.line).toBe('BTRFS error (device sdb state EA): parent transid verify failed on logical 30408704 mirror 1 wanted 1234 found 1230');
@@ -90,7 +84,7 @@ describe('Talos records over real sockets', () => {
     expect(kubelet!.stream.labels.level).toBe('warn');
     // Same label set → the same interned object (the rule engine caches per object).
     await sendTcp(h.tcpPort, KERNEL_BTRFS + '\n');
-    await waitFor(() => h!.events.length === 5);
+    await until(() => h!.events.length === 5, Boolean);
     expect(h.events[4]!.stream).toBe(btrfs!.stream);
   });
 
@@ -101,7 +95,7 @@ describe('Talos records over real sockets', () => {
       await new Promise<void>((resolve, reject) => sock.send(rec, h!.udpPort, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
     }
     sock.close();
-    await waitFor(() => h!.events.length === 2);
+    await until(() => h!.events.length === 2, Boolean);
     expect(h.events.map((e) => e.stream.labels.talos_service).sort()).toEqual(['etcd', 'kernel']);
     expect(h.udpPort).toBe(h.tcpPort);
   });
@@ -119,7 +113,7 @@ describe('Talos records over real sockets', () => {
         return sendTcp(h!.tcpPort, lines.join('\n') + '\n');
       }),
     );
-    await waitFor(() => h!.events.length === conns * perConn, 20_000);
+    await until(() => h!.events.length === conns * perConn, Boolean, 20_000);
     const seen = new Set(h.events.map((e) => e.line));
     expect(seen.size).toBe(conns * perConn);
     expect(h.pipeline.accepted).toBe(conns * perConn);
@@ -146,7 +140,7 @@ describe('Talos records over real sockets', () => {
       Buffer.from('{"msg":"cut mid-wri'),
     ]);
     await sendTcp(h.tcpPort, payload);
-    await waitFor(() => h!.events.length === 5 && h!.pipeline.rejected('fragment') === 1);
+    await until(() => h!.events.length === 5 && h!.pipeline.rejected('fragment') === 1, Boolean);
     expect(h.events.map((e) => e.line)).toEqual(['good 1', 'good 2', 'good 3', 'good 4', 'good 5']);
     expect(h.pipeline.rejected('invalid_json')).toBe(1);
     expect(h.pipeline.rejected('invalid_utf8')).toBe(1);
@@ -164,8 +158,8 @@ describe('Talos records over real sockets', () => {
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     for (let i = 0; i < 160; i++) hog.write(chunk); // 10 MiB, no newline
     await sendTcp(h.tcpPort, '{"msg":"honest","talos-time":"2026-01-01T00:00:00Z"}\n');
-    await waitFor(() => h!.events.some((e) => e.line === 'honest'));
-    await waitFor(() => h!.pipeline.rejected('too_long') >= 1);
+    await until(() => h!.events.some((e) => e.line === 'honest'), Boolean);
+    await until(() => h!.pipeline.rejected('too_long') >= 1, Boolean);
     hog.destroy();
   });
 });
