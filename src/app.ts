@@ -15,7 +15,8 @@ import { createRegistry, METRIC_PREFIX } from './metrics/registry.js';
 import { EventLoopLag } from './metrics/event-loop-lag.js';
 import { TotalsCounter } from './metrics/totals-counter.js';
 import { RuleEngine } from './rules/engine.js';
-import { loadRuleSet } from './rules/load.js';
+import { loadRuleSet, type LoadOptions } from './rules/load.js';
+import { talosLabelUniverse } from './rules/applicability.js';
 import type { RuleSet } from './rules/rule-file.js';
 import { RuleWatcher } from './rules/watch.js';
 import { readStateFile, writeStateFile } from './rules/state-file.js';
@@ -68,6 +69,14 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
   const reloadOk = new Gauge({ name: `${METRIC_PREFIX}rules_last_reload_successful`, help: 'Whether the last rule reload succeeded (1) or failed and the previous rules are kept (0).', registers: [registry] });
   const reloadTime = new Gauge({ name: `${METRIC_PREFIX}rules_last_reload_success_timestamp_seconds`, help: 'When rules were last loaded successfully.', registers: [registry] });
   const loadedRules = new Gauge({ name: `${METRIC_PREFIX}rules_loaded`, help: 'Rules loaded, by type.', labelNames: ['type'], registers: [registry] });
+  const skippedRules = new Gauge({
+    name: `${METRIC_PREFIX}rules_skipped`,
+    help: 'Rules loaded but never evaluated: LogQL this engine cannot run (unsupported) or stream selectors that can never match the labels this sidecar produces (not_applicable).',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  // Rules for other streams (a shared ConfigMap) are skipped; unsupported ones per rules.unsupported.
+  const loadOptions: LoadOptions = { unsupported: cfg.rules.unsupported, labels: talosLabelUniverse(cfg.talos) };
 
   const applyRuleSet = (set: RuleSet): number => {
     engine.load(set);
@@ -76,13 +85,18 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
     loadedRules.set({ type: 'recording' }, rules.filter((r) => r.kind === 'record').length);
     reloadOk.set(1);
     reloadTime.set(Date.now() / 1000);
-    for (const s of set.skipped) logger.warn({ file: s.file, group: s.group, rule: s.rule, reason: s.reason }, 'rule skipped (unsupported LogQL)');
+    skippedRules.set({ reason: 'unsupported' }, set.skipped.filter((s) => s.cause === 'unsupported').length);
+    skippedRules.set({ reason: 'not_applicable' }, set.skipped.filter((s) => s.cause === 'not_applicable').length);
+    for (const s of set.skipped) {
+      if (s.cause === 'unsupported') logger.warn({ file: s.file, group: s.group, rule: s.rule, reason: s.reason }, 'rule skipped: unsupported LogQL (it never fires here)');
+      else logger.info({ file: s.file, group: s.group, rule: s.rule, label: s.label, reason: s.reason }, 'rule skipped: not applicable to Talos streams');
+    }
     return rules.length;
   };
 
   const reload = async (): Promise<{ ok: true; rules: number } | { ok: false; error: string }> => {
     try {
-      const set = await loadRuleSet(cfg.rules.paths, { unsupported: cfg.rules.unsupported });
+      const set = await loadRuleSet(cfg.rules.paths, loadOptions);
       const n = applyRuleSet(set);
       logger.info({ rules: n, groups: set.groups.length, skipped: set.skipped.length }, 'rules loaded');
       return { ok: true, rules: n };
@@ -95,7 +109,7 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
   };
 
   // At start a bad rule file is fatal (like Loki and Prometheus); later reloads keep the old rules.
-  applyRuleSet(opts.ruleSet ?? (await loadRuleSet(cfg.rules.paths, { unsupported: cfg.rules.unsupported })));
+  applyRuleSet(opts.ruleSet ?? (await loadRuleSet(cfg.rules.paths, loadOptions)));
 
   const notifier = new AlertmanagerNotifier(cfg.alertmanager, cfg.rules, { registry, logger });
   engine.onAlert((c) => notifier.handle(c));
@@ -140,6 +154,7 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
   const decoder = new TalosDecoder({
     job: cfg.talos.job,
     lineFormat: cfg.talos.lineFormat,
+    hostField: cfg.talos.hostField,
     hostNames: cfg.talos.hostNames,
     labelFields: cfg.talos.labelFields,
     staticLabels: cfg.talos.staticLabels,

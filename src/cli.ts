@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { ConfigError } from './config/schema.js';
 import { parseArgs } from './config/load.js';
 import { runCommand } from './cli/run.js';
-import { runCheck } from './cli/check.js';
+import { checkCommand } from './cli/check.js';
 import { demoCommand } from './cli/demo.js';
 import { replayCommand } from './cli/replay.js';
 import { configDocs } from './config/schema.js';
@@ -18,7 +18,10 @@ Usage:
                           [--loki-url URL] [--listen HOST:PORT] [--http-listen HOST:PORT]
                           [--external-url URL] [--spool-dir DIR] [--state-file FILE]
                           [--unsupported-rules error|skip] [--log-level L] [--log-format json|pretty]
-  talos-alert-sidecar check PATH...                 validate rule files (like promtool check rules)
+  talos-alert-sidecar check [rules] PATH... [--strict] [--config FILE]
+                                                    validate rule files (like promtool check rules);
+                                                    --strict: unsupported LogQL is an error
+  talos-alert-sidecar check config FILE             validate a config file (like amtool check-config)
   talos-alert-sidecar replay --rules PATH [--output text|json] [--host NAME] [--service NAME] [FILE|-]
                                                     backtest rules on a capture (json_lines,
                                                     'talosctl dmesg' or 'talosctl logs SERVICE' output)
@@ -42,10 +45,8 @@ async function main(argv: string[]): Promise<number> {
   switch (args.command) {
     case 'run':
       return runCommand(args);
-    case 'check': {
-      const unsupported = args.flags.get('--unsupported-rules')?.at(-1);
-      return runCheck(args.positional, process.stdout, process.stderr, { unsupported: unsupported === 'skip' ? 'skip' : 'error' });
-    }
+    case 'check':
+      return checkCommand(args);
     case 'replay':
       return replayCommand(args);
     case 'demo':

@@ -1,17 +1,40 @@
 /**
- * `check PATH...`: validate rule files like `promtool check rules` (and the
- * Loki ruler's loader) would, without starting anything. Per file:
+ * `check [rules] PATH...`: validate rule files like `promtool check rules` (and
+ * the Loki ruler's loader) would, without starting anything. Per file:
  *
  *   Checking rules/talos-kernel.yaml
  *     SUCCESS: 2 rules found
  *
  * or `  FAILED:` followed by one `file:line:col: group "g": rule "r": reason`
- * line per problem (on `err`). Exit code 0 when every file is valid, else 1.
+ * line per problem (on `err`). Rules that load but would never run here are
+ * listed as `  WARNING: file:line: group "g": rule "r": …` lines: LogQL this
+ * engine cannot run (unsupported; an error with `--strict` or
+ * `--unsupported-rules error`, for CI linting) and rules whose stream
+ * selectors can never match the labels this sidecar produces under the
+ * config (`--config FILE`, else the defaults): not applicable, never an
+ * error, as the Loki ruler runs them on other streams.
+ * Exit code 0 when every file is valid, else 1.
+ *
+ * `check config FILE`: the config file as `run` would read it (config/check.ts).
  */
+import { checkConfigFile } from '../config/check.js';
+import { loadConfig, type ParsedArgs } from '../config/load.js';
+import { defaultConfig } from '../config/schema.js';
+import { talosLabelUniverse, type LabelUniverse } from '../rules/applicability.js';
 import { listRuleFiles, loadRuleFile, type LoadOptions } from '../rules/load.js';
+import type { SkippedRule } from '../rules/rule-file.js';
 
 export interface CheckOptions {
+  /** Default `skip`: unsupported rules are warnings. */
   unsupported?: LoadOptions['unsupported'];
+  /** Labels the sidecar produces (default: those of the default config). */
+  labels?: LabelUniverse;
+}
+
+function warning(s: SkippedRule): string {
+  const where = `${s.file}${s.line > 0 ? `:${s.line}` : ''}: group ${JSON.stringify(s.group)}: rule ${JSON.stringify(s.rule)}`;
+  if (s.cause === 'not_applicable') return `  WARNING: ${where}: not applicable here, skipped (label ${s.label ?? '?'}): ${s.reason}\n`;
+  return `  WARNING: ${where}: unsupported, skipped: ${s.reason}\n`;
 }
 
 export async function runCheck(
@@ -20,7 +43,7 @@ export async function runCheck(
   err: NodeJS.WritableStream,
   opts: CheckOptions = {},
 ): Promise<number> {
-  const loadOpts: LoadOptions = { unsupported: opts.unsupported ?? 'error' };
+  const loadOpts: LoadOptions = { unsupported: opts.unsupported ?? 'skip', labels: opts.labels ?? talosLabelUniverse(defaultConfig().talos) };
   let failed = false;
 
   const listed = await listRuleFiles(paths);
@@ -47,10 +70,38 @@ export async function runCheck(
       continue;
     }
     const n = r.groups.reduce((sum, g) => sum + g.rules.length, 0);
-    const skipped = r.skipped.length > 0 ? `, ${r.skipped.length} skipped (unsupported)` : '';
-    out.write(`  SUCCESS: ${n} rules found${skipped}\n`);
-    for (const s of r.skipped) out.write(`  SKIPPED: group ${JSON.stringify(s.group)}: rule ${JSON.stringify(s.rule)}: ${s.reason}\n`);
+    const count = (cause: SkippedRule['cause']): number => r.skipped.filter((s) => s.cause === cause).length;
+    const skipped = [count('unsupported') > 0 ? `${count('unsupported')} unsupported` : '', count('not_applicable') > 0 ? `${count('not_applicable')} not applicable` : ''].filter(Boolean);
+    out.write(`  SUCCESS: ${n} rules found${skipped.length > 0 ? `, skipped: ${skipped.join(', ')}` : ''}\n`);
+    for (const s of r.skipped) out.write(warning(s));
     out.write('\n');
   }
   return failed ? 1 : 0;
+}
+
+/**
+ * The `check` command: `check config FILE`, or `check [rules] PATH...` with
+ * `--strict` / `--unsupported-rules error|skip` and `--config FILE` (whose
+ * talos.* settings decide which rules apply).
+ */
+export async function checkCommand(args: ParsedArgs, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  const [first, ...rest] = args.positional;
+  if (first === 'config' && rest.length > 0) {
+    let failed = false;
+    for (const file of rest) {
+      out.write(`Checking ${file}\n`);
+      const r = checkConfigFile(file);
+      if (r.ok) out.write('  SUCCESS\n\n');
+      else {
+        failed = true;
+        err.write(`  FAILED:\n${r.errors.map((e) => `${e}\n`).join('')}\n`);
+      }
+    }
+    return failed ? 1 : 0;
+  }
+  const paths = first === 'rules' && rest.length > 0 ? rest : args.positional;
+  const flag = args.flags.get('--unsupported-rules')?.at(-1);
+  const unsupported = args.booleans.has('--strict') || flag === 'error' ? 'error' : 'skip';
+  const labels = args.flags.has('--config') ? talosLabelUniverse(loadConfig(new Map([['--config', args.flags.get('--config')!]])).talos) : undefined;
+  return runCheck(paths, out, err, { unsupported, ...(labels ? { labels } : {}) });
 }

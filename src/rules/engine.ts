@@ -16,7 +16,7 @@ import { AlertingRule } from './alerting-rule.js';
 import { RecordingRule } from './recording-rule.js';
 import { RangeSource } from './range-source.js';
 import { evaluateExpr, rangeLeafOf, resultSamples } from './expr-eval.js';
-import type { RuleDef, RuleGroupDef, RuleSet } from './rule-file.js';
+import type { RuleDef, RuleGroupDef, RuleSet, SkippedRule } from './rule-file.js';
 import { SelectorIndex } from './selector-index.js';
 import { RecordedMetrics } from './recorded-metrics.js';
 import { AlertState } from './alert.js';
@@ -58,6 +58,7 @@ export interface EngineOptions {
 export class RuleEngine {
   private rules: LoadedRule[] = [];
   private groups: RuleGroupDef[] = [];
+  private skipped: readonly SkippedRule[] = [];
   private index = new SelectorIndex([]);
   private readonly listeners: AlertListener[] = [];
   /** Rules touched by events since the last flush, with the earliest cause and latest event time. */
@@ -128,6 +129,7 @@ export class RuleEngine {
     }
     this.rules = rules;
     this.groups = set.groups;
+    this.skipped = set.skipped;
     this.index = index;
     this.dirty.clear();
     this.recorded?.sync(rules.flatMap((r) => (r.recording === undefined ? [] : [r.recording])));
@@ -273,6 +275,11 @@ export class RuleEngine {
 
   ruleGroups(): readonly RuleGroupDef[] {
     return this.groups;
+  }
+
+  /** Rules of the loaded set that are listed but never evaluated (unsupported, not applicable). */
+  skippedRules(): readonly SkippedRule[] {
+    return this.skipped;
   }
 
   /** Every current alert with its rule (pending, firing, and retained resolved ones). */

@@ -10,6 +10,7 @@ import { stringify as toYaml } from 'yaml';
 import type { Alert } from '../../rules/alert.js';
 import { AlertState } from '../../rules/alert.js';
 import type { LoadedRule, RuleEngine } from '../../rules/engine.js';
+import type { SkippedRule } from '../../rules/rule-file.js';
 
 export interface RulesApiOptions {
   engine: RuleEngine;
@@ -61,16 +62,41 @@ function ruleJson(r: LoadedRule) {
   };
 }
 
+/**
+ * A rule that is loaded but never evaluated, in the same shape (health
+ * "unknown", never evaluated) plus `skipped: true`, `skipReason`
+ * (`unsupported` | `not_applicable`) and `reason`: extra fields, which
+ * Prometheus API clients ignore.
+ */
+function skippedRuleJson(s: SkippedRule) {
+  const common = {
+    name: s.rule,
+    query: s.exprText,
+    labels: s.labels,
+    health: 'unknown',
+    lastError: undefined,
+    lastEvaluation: iso(0),
+    evaluationTime: 0,
+    skipped: true,
+    skipReason: s.cause,
+    reason: s.reason,
+  };
+  if (s.kind === 'record') return { ...common, type: 'recording' };
+  return { state: 'inactive', ...common, duration: s.forMs / 1000, keepFiringFor: 0, annotations: s.annotations, alerts: [], type: 'alerting' };
+}
+
 function groupsJson(engine: RuleEngine, type: string | undefined) {
-  const byGroup = new Map<string, LoadedRule[]>();
-  for (const r of engine.loadedRules()) {
-    const key = `${r.group.file}\u0000${r.group.name}`;
-    byGroup.set(key, [...(byGroup.get(key) ?? []), r]);
-  }
+  const byGroup = new Map<string, Array<{ index: number; json: ReturnType<typeof ruleJson> | ReturnType<typeof skippedRuleJson> }>>();
+  const add = (file: string, group: string, kind: 'alert' | 'record', index: number, json: () => ReturnType<typeof ruleJson> | ReturnType<typeof skippedRuleJson>): void => {
+    if (type !== undefined && type !== kind) return;
+    const key = `${file}\u0000${group}`;
+    byGroup.set(key, [...(byGroup.get(key) ?? []), { index, json: json() }]);
+  };
+  for (const r of engine.loadedRules()) add(r.group.file, r.group.name, r.def.kind, r.def.index, () => ruleJson(r));
+  for (const s of engine.skippedRules()) add(s.file, s.group, s.kind, s.index, () => skippedRuleJson(s));
   return engine.ruleGroups().map((g) => {
-    const rules = (byGroup.get(`${g.file}\u0000${g.name}`) ?? [])
-      .filter((r) => type === undefined || (type === 'alert' ? r.def.kind === 'alert' : r.def.kind === 'record'))
-      .map(ruleJson);
+    // File order, loaded and skipped rules together.
+    const rules = (byGroup.get(`${g.file}\u0000${g.name}`) ?? []).sort((a, b) => a.index - b.index).map((r) => r.json);
     return {
       name: g.name,
       file: g.file,
