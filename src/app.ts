@@ -12,7 +12,6 @@ import { parseHostPort, type Config } from './config/schema.js';
 import { buildHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { createRegistry, METRIC_PREFIX } from './metrics/registry.js';
-import { EventLoopLag } from './metrics/event-loop-lag.js';
 import { TotalsCounter } from './metrics/totals-counter.js';
 import { RuleEngine } from './rules/engine.js';
 import { loadRuleSet, type LoadOptions } from './rules/load.js';
@@ -196,7 +195,6 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
     help: 'Ingest TCP connections closed at max_connections to make room: the oldest that never delivered a complete line.',
     totals: () => [[{}, tcp?.evicted ?? 0]],
   });
-  const lag = new EventLoopLag(registry);
 
   const adminToken = cfg.http.adminEnabled ? readFileSync(cfg.http.adminTokenFile, 'utf8').trim() : '';
   const http = await buildHttpServer({
@@ -230,7 +228,6 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
       await saveState();
       await notifier.stop();
       await loki?.stop();
-      lag.stop();
       await http.close();
       logger.info('stopped');
     })();

@@ -157,7 +157,7 @@ describe('hostile peers', () => {
           for (const metric of all) {
             const v = (metric.values as Array<{ labels: Record<string, string | number>; value: number }>) ?? [];
             if (metric.name === 'talos_alert_sidecar_connections') peak.maxConnections = Math.max(peak.maxConnections, v.find((x) => x.labels.proto === 'tcp')?.value ?? 0);
-            if (metric.name === 'talos_alert_sidecar_event_loop_lag_max_seconds') peak.lagS = Math.max(peak.lagS, v[0]?.value ?? 0);
+            if (metric.name === 'nodejs_eventloop_lag_max_seconds') peak.lagS = Math.max(peak.lagS, v[0]?.value ?? 0);
           }
         });
       }, 50);
