@@ -15,7 +15,7 @@ import { stringify as toYaml } from 'yaml';
 import { CHART_DIR, REPO_ROOT } from '../helpers/helm.js';
 import { requireBinary } from '../helpers/daemon-process.js';
 import { PROMTOOL_BIN } from '../helpers/prometheus.js';
-import { familyOf, scrapeLiveSidecar, type Exposition } from './live-metrics.js';
+import { familyOf, metricNames, scrapeLiveSidecar, type Exposition } from './live-metrics.js';
 
 interface Target {
   refId: string;
@@ -76,28 +76,6 @@ function concrete(expr: string): string {
     .replaceAll('$__interval', '30s')
     .replaceAll('$__range', '1h')
     .replace(/\$\{?([a-zA-Z_]\w*)\}?/g, '.*');
-}
-
-const KEYWORDS = new Set([
-  'sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar', 'topk', 'bottomk', 'quantile', 'count_values',
-  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan',
-]);
-
-/** Metric names a PromQL expression selects (strings, matchers, ranges and grouping lists removed first). */
-export function metricNames(expr: string): string[] {
-  const bare = expr
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
-    .replace(/\{[^}]*\}/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ')
-    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
-  const names = new Set<string>();
-  for (const m of bare.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
-    const after = bare.slice(m.index! + m[0].length);
-    if (/^\s*\(/.test(after)) continue; // function or aggregation
-    if (KEYWORDS.has(m[0])) continue;
-    names.add(m[0]);
-  }
-  return [...names];
 }
 
 const TARGET_LABELS = ['job', 'instance', 'le', 'namespace', 'pod', 'node', 'container', 'service', 'endpoint'];

@@ -121,3 +121,26 @@ export async function scrapeLiveSidecar(): Promise<Exposition> {
     rmSync(work, { recursive: true, force: true });
   }
 }
+
+const KEYWORDS = new Set([
+  'sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar', 'topk', 'bottomk', 'quantile', 'count_values',
+  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan',
+]);
+
+/** Metric names a PromQL expression selects (strings, matchers, ranges and grouping lists removed first). */
+export function metricNames(expr: string): string[] {
+  const bare = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
+  const names = new Set<string>();
+  for (const m of bare.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
+    const after = bare.slice(m.index! + m[0].length);
+    if (/^\s*\(/.test(after)) continue; // function or aggregation
+    if (KEYWORDS.has(m[0])) continue;
+    names.add(m[0]);
+  }
+  return [...names];
+}
+
