@@ -50,7 +50,8 @@ interface Dashboard {
 }
 
 const dashboard = JSON.parse(readFileSync(join(CHART_DIR, 'dashboards/talos-alert-sidecar.json'), 'utf8')) as Dashboard;
-const hidden = JSON.parse(readFileSync(join(CHART_DIR, 'dashboards/hidden-metrics.json'), 'utf8')) as { metrics: Record<string, string> };
+const hidden = JSON.parse(readFileSync(join(CHART_DIR, 'dashboards/hidden-metrics.json'), 'utf8')) as { metrics: Record<string, string>; pending?: Record<string, string> };
+const pending = hidden.pending ?? {};
 const panels = dashboard.panels;
 const queryPanels = panels.filter((p) => p.type !== 'row');
 const variables = dashboard.templating.list;
@@ -204,7 +205,7 @@ describe('dashboard JSON', () => {
 
   it('hidden-metrics.json is a list of reasons, none of them queried', () => {
     const queried = new Set(ALL_EXPRS.flatMap((e) => metricNames(e.expr)));
-    for (const [name, reason] of Object.entries(hidden.metrics)) {
+    for (const [name, reason] of [...Object.entries(hidden.metrics), ...Object.entries(pending)]) {
       expect(reason.length, name).toBeGreaterThan(10);
       for (const q of queried) expect(q === name || q.startsWith(`${name}_bucket`), `${name} is hidden but queried`).toBe(false);
     }
@@ -269,7 +270,7 @@ describe('dashboard queries against the real /metrics', () => {
     const shown = new Set(PANEL_EXPRS.flatMap((e) => metricNames(e.expr)).map((n) => familyOf(n, exported)));
     const families = [...exported.families.keys()];
     expect(families.length).toBeGreaterThan(40);
-    const missing = families.filter((f) => !shown.has(f) && hidden.metrics[f] === undefined);
+    const missing = families.filter((f) => !shown.has(f) && hidden.metrics[f] === undefined && pending[f] === undefined);
     expect(missing, 'exported but neither in a panel nor in chart/dashboards/hidden-metrics.json').toEqual([]);
     const stale = Object.keys(hidden.metrics).filter((f) => !exported.families.has(f));
     expect(stale, 'hidden-metrics.json lists families the sidecar does not export').toEqual([]);
