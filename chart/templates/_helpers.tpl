@@ -93,7 +93,7 @@ empty values (sprig's merge/mergeOverwrite treat those as absent).
 {{- if and (eq .Values.mode "node") .Values.node.hostNetwork -}}true{{- end -}}
 {{- end -}}
 
-{{/* Workload name: the StatefulSet's pods are <fullname>-0, -1, … */}}
+{{/* The workload kind of the mode (cluster: a StatefulSet, pods <fullname>-0, -1, …). */}}
 {{- define "tas.workloadKind" -}}
 {{- if eq .Values.mode "cluster" -}}StatefulSet{{- else -}}DaemonSet{{- end -}}
 {{- end -}}
@@ -178,7 +178,7 @@ Secret-backed credentials of the two HTTP clients, as a JSON list of
 {{- end -}}
 {{- end -}}
 
-{{- define "tas.hostPort" -}}
+{{- define "tas.listenAddr" -}}
 {{- $h := index . 0 -}}
 {{- if contains ":" $h -}}{{- printf "[%s]:%d" $h (int (index . 1)) -}}{{- else -}}{{- printf "%s:%d" $h (int (index . 1)) -}}{{- end -}}
 {{- end -}}
@@ -196,7 +196,7 @@ config.yaml for the sidecar, keys as in src/config/schema.ts (docs/configuration
 {{- end -}}
 {{- $am := dict "urls" $v.alertmanager.urls "tenant" $v.alertmanager.tenant -}}
 {{- $_ := mergeOverwrite $am (include "tas.clientConfig" (list . "alertmanager") | fromJson) -}}
-{{- $http := dict "listen" (include "tas.hostPort" (list $v.bindAddress $v.http.port)) -}}
+{{- $http := dict "listen" (include "tas.listenAddr" (list $v.bindAddress $v.http.port)) -}}
 {{- if $v.http.admin.enabled -}}
 {{- $_ := set $http "admin" (dict "enabled" true "token_file" (printf "%s/%s" (include "tas.adminDir" .) $v.http.admin.secretKey)) -}}
 {{- end -}}
@@ -204,7 +204,7 @@ config.yaml for the sidecar, keys as in src/config/schema.ts (docs/configuration
 {{- with $v.talos.hostField -}}{{- $_ := set $talos "host_field" . -}}{{- end -}}
 {{- $cfg := dict
   "ingest" (dict
-    "listen" (include "tas.hostPort" (list (include "tas.ingestBind" .) $v.ingest.port))
+    "listen" (include "tas.listenAddr" (list (include "tas.ingestBind" .) $v.ingest.port))
     "tcp" $v.ingest.tcp
     "udp" $v.ingest.udp
     "allow_cidrs" $v.ingest.allowCidrs)
