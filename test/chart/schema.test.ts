@@ -46,6 +46,7 @@ describe('values.schema.json rejects wrong values', () => {
   const cases: { name: string; setJson: string; key: string }[] = [
     { name: 'a port given as a string', setJson: 'ingest.port="6000"', key: 'ingest.port' },
     { name: 'a boolean given as a string', setJson: 'ingest.udp="yes"', key: 'ingest.udp' },
+    { name: 'two replicas on one node port', setJson: 'cluster.service.nodePorts=[30600,30600]', key: 'cluster.service.nodePorts' },
     { name: 'an unknown mode', setJson: 'mode="daemonset"', key: 'mode' },
     { name: 'a node port out of range', setJson: 'cluster.service.nodePorts=[30600,70000]', key: 'cluster.service.nodePorts' },
     { name: 'a Service type that cannot carry externalTrafficPolicy', setJson: 'cluster.service.type="ClusterIP"', key: 'cluster.service.type' },
