@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { IDaemonSet, IStatefulSet } from 'kubernetes-models/apps/v1';
-import type { IConfigMap, IService, IContainer, IVolume, IPod, IPodTemplateSpec } from 'kubernetes-models/v1';
+import type { IConfigMap, IService, IContainer, IVolume, IPod, IPodSpec, IPodTemplateSpec } from 'kubernetes-models/v1';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { IServiceMonitor, IPrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { parseHostPort, type Config } from '../../src/config/schema.js';
 import { CHART_DIR, CLUSTER_VALUES, FULL_VALUES, findOne, helmTemplate, runHelm, tryTemplate, validateManifest, type K8sObject } from '../helpers/helm.js';
 import { loadRenderedConfig, type LoadedConfig } from './sidecar-config.js';
+import { baselineViolations, restrictedViolations } from './pod-security.js';
 
 const CI_DIR = join(CHART_DIR, 'ci');
 const CI_FILES = readdirSync(CI_DIR).filter((f) => f.endsWith('.yaml')).map((f) => join(CI_DIR, f));
@@ -549,5 +550,40 @@ describe('helm template, other branches', () => {
     const objs = helmTemplate({ setJson: ['extraContainers=[{"name":"x","image":"busybox","imagePullPolicey":"Always"}]'] });
     const w = objs.find((o) => o.kind === 'DaemonSet')!;
     expect(() => validateManifest(w)).toThrow(/unknown field\(s\): spec\.template\.spec\.containers\[1\]\.imagePullPolicey/);
+  });
+});
+
+describe('Pod Security Standards', () => {
+  const podOf = (objs: readonly K8sObject[]): IPodSpec => podTemplate(workload(objs)).spec!;
+
+  it('cluster mode (defaults and chart/ci/cluster-values.yaml) and the helm test pod run under `restricted`', () => {
+    for (const objs of [helmTemplate({ set: ['mode=cluster'] }), helmTemplate({ valuesFiles: [CLUSTER_VALUES] })]) {
+      expect(restrictedViolations(podOf(objs))).toEqual([]);
+    }
+    const testPod = findOne<IPod>(helmTemplate(), 'Pod', '-test-readyz');
+    expect(restrictedViolations(testPod.spec!)).toEqual([]);
+  });
+
+  it('node mode needs `privileged` for the host network alone; the container is otherwise restricted', () => {
+    expect(restrictedViolations(podOf(helmTemplate()))).toEqual(['hostNetwork']);
+    // hostPort instead, with a hostPath spool and its chown init container: each shows up.
+    expect(restrictedViolations(podOf(helmTemplate({ valuesFiles: [FULL_VALUES] }))).sort()).toEqual(
+      [
+        'hostPath volume data',
+        'sidecar: hostPort 6000',
+        'volume data: hostPath',
+        'fix-permissions: runAsNonRoot',
+        'fix-permissions: runAsUser 0',
+        'fix-permissions: adds CHOWN',
+        // The example extra container in full-values.yaml sets no securityContext.
+        'metrics-tls-proxy: allowPrivilegeEscalation not false',
+        'metrics-tls-proxy: capabilities not dropping ALL',
+      ].sort(),
+    );
+  });
+
+  it('the checker itself flags what it should', () => {
+    const pod: IPodSpec = { hostPID: true, containers: [{ name: 'c', securityContext: { privileged: true, capabilities: { add: ['SYS_ADMIN'] } } }] };
+    expect(baselineViolations(pod)).toEqual(['hostPID', 'c: privileged', 'c: capability SYS_ADMIN']);
   });
 });
