@@ -1,5 +1,5 @@
 /**
- * `check [rules] PATH...`: validate rule files like `promtool check rules` (and
+ * `check [rules] PATH...` (`check rules` is the promtool spelling): validate rule files like `promtool check rules` (and
  * the Loki ruler's loader) would, without starting anything. Per file:
  *
  *   Checking rules/talos-kernel.yaml
@@ -15,10 +15,9 @@
  * error, as the Loki ruler runs them on other streams.
  * Exit code 0 when every file is valid, else 1.
  *
- * `check config FILE`: the config file as `run` would read it (config/check.ts).
+ * `check config FILE` is check-config.ts.
  */
-import { checkConfigFile } from '../config/check.js';
-import { loadConfig, type ParsedArgs } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
 import { defaultConfig } from '../config/schema.js';
 import { talosLabelUniverse, type LabelUniverse } from '../rules/applicability.js';
 import { listRuleFiles, loadRuleFile, type LoadOptions } from '../rules/load.js';
@@ -27,8 +26,15 @@ import type { SkippedRule } from '../rules/rule-file.js';
 export interface CheckOptions {
   /** Default `skip`: unsupported rules are warnings. */
   unsupported?: LoadOptions['unsupported'];
+  /** `--strict` (CI linting): unsupported rules are errors, as with `unsupported: 'error'`. Not-applicable rules stay warnings. */
+  strict?: boolean;
   /** Labels the sidecar produces (default: those of the default config). */
   labels?: LabelUniverse;
+}
+
+/** The labels a config file's talos.* settings produce, for `check --config FILE`. */
+export function labelsOfConfigFile(file: string): LabelUniverse {
+  return talosLabelUniverse(loadConfig(new Map([['--config', [file]]])).talos);
 }
 
 function warning(s: SkippedRule): string {
@@ -43,7 +49,8 @@ export async function runCheck(
   err: NodeJS.WritableStream,
   opts: CheckOptions = {},
 ): Promise<number> {
-  const loadOpts: LoadOptions = { unsupported: opts.unsupported ?? 'skip', labels: opts.labels ?? talosLabelUniverse(defaultConfig().talos) };
+  const unsupported = opts.strict === true ? 'error' : (opts.unsupported ?? 'skip');
+  const loadOpts: LoadOptions = { unsupported, labels: opts.labels ?? talosLabelUniverse(defaultConfig().talos) };
   let failed = false;
 
   const listed = await listRuleFiles(paths);
@@ -77,31 +84,4 @@ export async function runCheck(
     out.write('\n');
   }
   return failed ? 1 : 0;
-}
-
-/**
- * The `check` command: `check config FILE`, or `check [rules] PATH...` with
- * `--strict` / `--unsupported-rules error|skip` and `--config FILE` (whose
- * talos.* settings decide which rules apply).
- */
-export async function checkCommand(args: ParsedArgs, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  const [first, ...rest] = args.positional;
-  if (first === 'config' && rest.length > 0) {
-    let failed = false;
-    for (const file of rest) {
-      out.write(`Checking ${file}\n`);
-      const r = checkConfigFile(file);
-      if (r.ok) out.write('  SUCCESS\n\n');
-      else {
-        failed = true;
-        err.write(`  FAILED:\n${r.errors.map((e) => `${e}\n`).join('')}\n`);
-      }
-    }
-    return failed ? 1 : 0;
-  }
-  const paths = first === 'rules' && rest.length > 0 ? rest : args.positional;
-  const flag = args.flags.get('--unsupported-rules')?.at(-1);
-  const unsupported = args.booleans.has('--strict') || flag === 'error' ? 'error' : 'skip';
-  const labels = args.flags.has('--config') ? talosLabelUniverse(loadConfig(new Map([['--config', args.flags.get('--config')!]])).talos) : undefined;
-  return runCheck(paths, out, err, { unsupported, ...(labels ? { labels } : {}) });
 }
