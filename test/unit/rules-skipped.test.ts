@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { runCheck, checkCommand } from '../../src/cli/check.js';
-import { parseArgs } from '../../src/config/load.js';
+import { labelsOfConfigFile, runCheck } from '../../src/cli/check.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import { rulesApiRoutes } from '../../src/http/routes/rules-api.js';
 import { talosLabelUniverse } from '../../src/rules/applicability.js';
@@ -144,22 +143,25 @@ describe('check lists skipped rules as warnings', () => {
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'check-cfg-'));
     writeFileSync(join(dir, 'c.yaml'), 'talos:\n  job: varlogs\n');
-    const r = await capture((o, e) => checkCommand(parseArgs(['check', MIXED, '--config', join(dir, 'c.yaml')]), o, e));
+    const r = await capture((o, e) => runCheck([MIXED], o, e, { labels: labelsOfConfigFile(join(dir, 'c.yaml')) }));
     expect(r.code).toBe(0);
     expect(r.out).toContain('  SUCCESS: 1 rules found, skipped: 9 not applicable\n');
     expect(r.out).not.toContain('rule "PromtailVarlogErrors"');
     expect(r.out).toMatch(/rule "BTRFSCorruptionDetected": not applicable here, skipped \(label job\)/);
   });
 
-  it('unsupported rules: WARNING by default, errors with --strict or --unsupported-rules error', async () => {
-    const lenient = await capture((o, e) => checkCommand(parseArgs(['check', UNSUPPORTED]), o, e));
+  it('unsupported rules: WARNING by default, errors with strict or unsupported: error; not-applicable ones stay warnings under strict', async () => {
+    const lenient = await capture((o, e) => runCheck([UNSUPPORTED], o, e));
     expect(lenient.code).toBe(0);
     expect(lenient.out).toContain('  SUCCESS: 1 rules found, skipped: 2 unsupported\n');
     expect(lenient.out).toMatch(/ {2}WARNING: \S+expr-unsupported\.yaml:6: group "g": rule "ParserStage": unsupported, skipped: unsupported LogQL: expr 1:\d+: /);
-    for (const argv of [['check', '--strict', UNSUPPORTED], ['check', 'rules', UNSUPPORTED, '--unsupported-rules', 'error']]) {
-      const strict = await capture((o, e) => checkCommand(parseArgs(argv), o, e));
-      expect(strict.code, argv.join(' ')).toBe(1);
+    for (const opts of [{ strict: true }, { unsupported: 'error' as const }]) {
+      const strict = await capture((o, e) => runCheck([UNSUPPORTED], o, e, opts));
+      expect(strict.code, JSON.stringify(opts)).toBe(1);
       expect(strict.err).toContain('rule "ParserStage": unsupported LogQL: expr 1:');
     }
+    const mixed = await capture((o, e) => runCheck([MIXED], o, e, { strict: true }));
+    expect(mixed.code).toBe(0);
+    expect(mixed.out).toContain('skipped: 6 not applicable');
   });
 });
