@@ -75,6 +75,8 @@ describe('/api/v1/rules lists skipped rules in their groups', () => {
   it('health "unknown", skipped, skipReason, reason; loaded rules unchanged; valid Prometheus shape', async () => {
     const engine = new RuleEngine({ resolvedRetentionMs: 60_000, externalLabels: {}, externalUrl: '', tickMs: 1000 });
     engine.load(await loadRuleSet([MIXED, UNSUPPORTED], { unsupported: 'skip', labels }));
+    // Only these are evaluated (an absent_over_time among the skipped ones can never fire).
+    expect(engine.loadedRules().map((r) => r.def.name)).toEqual([...TALOS_RULES, 'Supported']);
     const app = Fastify();
     await app.register(rulesApiRoutes, { engine });
     const res = await app.inject({ method: 'GET', url: '/api/v1/rules' });
