@@ -136,6 +136,8 @@ describe('hostile peers', () => {
       cfg.alertmanager.urls = [am.url];
       cfg.ingest.maxConnections = MAX_CONNECTIONS;
       cfg.ingest.allowCidrs = ['127.0.0.1/32', '127.10.0.0/16'];
+      // Counted per peer address: the generated machined records carry a node-name field (extraTags).
+      cfg.talos.hostField = '';
     });
     const child = new ForkedChild<HostileCmd, HostileEv>(HOSTILE_JS);
     let sampler: NodeJS.Timeout | undefined;
