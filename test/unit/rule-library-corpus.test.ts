@@ -43,7 +43,7 @@ const MIN_BENIGN = 300;
 const SHORT_OF_FLOOR: Record<string, { lines: number; sources: number }> = {
   EtcdLeaderLost: { lines: 9, sources: 3 },
   ISCSISessionRecoveryTimedOut: { lines: 2, sources: 2 },
-  TalosOOMControllerKill: { lines: 2, sources: 2 },
+  TalosOOMControllerKill: { lines: 4, sources: 2 },
 };
 
 const corpus = loadCorpus();
