@@ -3,8 +3,9 @@
  * alert's data, Go's truth and comparison rules, variables and scopes,
  * bounded in steps and output; errors carry Go's "at <…>" context.
  */
-import { FUNCS, isTrue, type CallContext, type ParamType } from './funcs.js';
-import { ALERT_DATA_TYPE, AlertData, GoMap, sprint, type GoValue } from './fmt.js';
+import { isTrue, type CallContext, type ParamType } from './funcs.js';
+import { sprint } from './fmt.js';
+import { ALERT_DATA_TYPE, AlertData, GoMap, type GoValue } from './values.js';
 import { commandString, operandString, type Command, type ControlNode, type Node, type Operand, type Pipe } from './node.js';
 
 /** Execution budget: every template here terminates, but nested ranges could take long. */

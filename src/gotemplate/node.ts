@@ -1,6 +1,6 @@
 /** The parse tree (Go's text/template/parse/node.go) and its String() forms, which execution errors quote. */
 import type { FuncDef } from './funcs.js';
-import type { GoValue } from './fmt.js';
+import type { GoValue } from './values.js';
 
 
 export type Operand =

@@ -5,8 +5,8 @@
  * here, so an unknown or unsupported one fails at compile time.
  */
 import { unquoteGoString } from '../lib/go-string.js';
-import { FUNCS } from './funcs.js';
-import type { GoValue } from './fmt.js';
+import { FUNCS } from './func-map.js';
+import type { GoValue } from './values.js';
 import type { Item } from './lex.js';
 import { operandString, type Command, type Node, type Operand, type Pipe } from './node.js';
 

@@ -15,7 +15,7 @@
  * Not here: `define`/`template`/`block`, methods, and functions needing a
  * query engine; those fail to compile, flagged `unsupported`.
  */
-import { AlertData, GoMap } from './fmt.js';
+import { AlertData, GoMap } from './values.js';
 import { Exec, ExecError } from './exec.js';
 import { lex, LexError } from './lex.js';
 import type { Node } from './node.js';
