@@ -21,6 +21,8 @@ import type { LokiPusher } from './sinks/loki/pusher.js';
 import { openSources } from './sources/listen.js';
 import { TalosDecoder } from './talos/decode.js';
 import { IngestPipeline } from './talos/ingest.js';
+import { RawLineGate } from './talos/raw-gate.js';
+import type { LogSelector } from './logql/ast.js';
 
 export interface Sidecar {
   readonly ingest: { tcpPort: number; udpPort: number };
@@ -64,6 +66,8 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
   // Hand-offs: the only places one component calls another at run time.
   // Sources → pipeline → bus is wired by the constructors (openSources below, IngestPipeline above).
   bus.subscribe('rules', (ev) => engine.ingest(ev));
+  // Without Loki the engine is the only subscriber: records no rule can match skip JSON.parse.
+  if (loki === undefined) pipeline.gate = new RawLineGate(cfg.talos, ruleSelectors(engine), decoder.timeFallbacks);
   if (loki !== undefined) bus.subscribe('loki', (ev) => loki.handle(ev));
   engine.onAlert((c) => notifier.handle(c));
   // Without Alertmanager the notifier logs each alert itself; with it, log them here.
@@ -112,6 +116,20 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
   };
 
   return { ingest: { tcpPort, udpPort }, httpPort, engine, registry, pipeline, notifier, loki, logger, http, reload: rules.reload, close };
+}
+
+/** The loaded rules' selectors, the same array until the rules change (the gate recompiles then). */
+function ruleSelectors(engine: RuleEngine): () => readonly LogSelector[] {
+  let rules: unknown;
+  let selectors: LogSelector[] = [];
+  return () => {
+    const now = engine.loadedRules();
+    if (now !== rules) {
+      rules = now;
+      selectors = now.map((r) => r.source.expr.selector);
+    }
+    return selectors;
+  };
 }
 
 /** Loaded only when configured: protobuf and snappy cost start-up time otherwise. */

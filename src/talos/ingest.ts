@@ -11,6 +11,7 @@ import { TotalsCounter } from '../metrics/totals-counter.js';
 import type { Proto, RecordSink, RejectReason } from '../sources/ingest-target.js';
 import type { LabelSet } from '../log-event.js';
 import type { TalosDecoder } from './decode.js';
+import type { RawLineGate } from './raw-gate.js';
 
 interface StreamCount {
   host: string;
@@ -48,8 +49,14 @@ export class IngestPipeline implements RecordSink {
   private readonly rejects = new Map<RejectReason, number>();
   private readonly bytesIn: Record<Proto, number> = { tcp: 0, udp: 0 };
   private readonly badLog: RateLimitedLog;
-  /** Records that became events. */
+  /** Records that became events, or that the gate counted without decoding (no rule could match them). */
   accepted = 0;
+  /**
+   * Lazy decoding (alert path only): when set, records no rule can match are
+   * counted and dropped before JSON.parse. Set it only when every subscriber
+   * of the bus is the rule engine: Loki needs every record.
+   */
+  gate: RawLineGate | undefined;
 
   constructor(
     private readonly decoder: TalosDecoder,
@@ -62,6 +69,10 @@ export class IngestPipeline implements RecordSink {
   }
 
   record(text: string, peer: string, proto: Proto, receivedMs: number): void {
+    if (this.gate !== undefined && this.gate.skip(text, peer, receivedMs)) {
+      this.accepted++;
+      return;
+    }
     const ev = this.decoder.decode(text, peer, receivedMs);
     if (typeof ev === 'string') {
       this.reject(ev, peer, proto);
@@ -106,12 +117,16 @@ export class IngestPipeline implements RecordSink {
   /** Lines received per host and stream (kernel|service), for tests and the demo. */
   linesByHost(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const c of [...this.perStream.values(), ...this.overflow.values()]) out.set(`${c.host}/${c.stream}`, (out.get(`${c.host}/${c.stream}`) ?? 0) + c.n);
+    for (const c of this.streamCounts()) out.set(`${c.host}/${c.stream}`, (out.get(`${c.host}/${c.stream}`) ?? 0) + c.n);
     return out;
   }
 
+  private streamCounts(): Array<{ host: string; stream: string; n: number }> {
+    return [...this.perStream.values(), ...this.overflow.values(), ...(this.gate?.skippedByStream() ?? [])];
+  }
+
   private registerMetrics(registry: Registry): void {
-    const streams = () => [...this.perStream.values(), ...this.overflow.values()];
+    const streams = () => this.streamCounts();
     new TotalsCounter(registry, {
       name: `${METRIC_PREFIX}lines_received_total`,
       help: 'Talos records decoded into log events, by sender and stream (kernel or service).',
