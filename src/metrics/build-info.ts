@@ -16,8 +16,15 @@ export interface BuildInfo {
 }
 
 export function buildInfo(env: NodeJS.ProcessEnv = process.env): BuildInfo {
-  // src/metrics/ and dist/metrics/ both sit two levels below package.json.
-  const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+  // src/metrics/ and dist/metrics/ sit two levels below package.json; the bench's
+  // dist-tools/src/metrics/ three.
+  const req = createRequire(import.meta.url);
+  let pkg: { version: string };
+  try {
+    pkg = req('../../package.json') as { version: string };
+  } catch {
+    pkg = req('../../../package.json') as { version: string };
+  }
   const revision = env.TALOS_ALERT_SIDECAR_REVISION?.trim();
   return { version: pkg.version, node_version: process.version, ...(revision ? { revision } : {}) };
 }

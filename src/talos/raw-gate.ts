@@ -24,7 +24,6 @@
  */
 import type { LabelMatcher, LogSelector } from '../logql/ast.js';
 import { compileChain } from '../logql/line-filter.js';
-import { LiteralAutomaton } from '../re2/aho-corasick.js';
 import { compileLabelRegex } from '../re2/re2.js';
 import { foldCanonTable } from '../re2/unicode-data.js';
 import { labelNameOfField, type DecoderOptions, type TimeFallback } from './decode.js';
@@ -70,7 +69,22 @@ function compileMatcher(m: LabelMatcher): LabelTest {
 }
 
 const MAX_CACHED_STREAMS = 10_000;
-const GEN_LIMIT = 0x7fffffff;
+
+let sameFold: Map<number, number[]> | undefined;
+
+/** Canonical unit → every unit that folds to it (built once). */
+function sameFoldTable(): Map<number, number[]> {
+  if (sameFold !== undefined) return sameFold;
+  const canon = foldCanonTable();
+  const m = new Map<number, number[]>();
+  for (let u = 0; u < 0x10000; u++) {
+    const c = canon[u]!;
+    const l = m.get(c);
+    if (l === undefined) m.set(c, [u]);
+    else l.push(u);
+  }
+  return (sameFold = m);
+}
 
 /** The compiled rules: label tests per selector, required literal groups per distinct chain. */
 class GateRules {
@@ -78,9 +92,15 @@ class GateRules {
   readonly chainOf: number[];
   /** Per chain: -1 never passes, 0 no required literal, else the number of groups. */
   readonly groupCount: Int32Array;
-  /** Per chain, per group: literal ids. */
-  readonly groups: Int32Array[][];
-  readonly automaton: LiteralAutomaton | undefined;
+  /**
+   * Per chain, per required group: a regular expression for "one of the
+   * group's literals", each unit a class of every unit with the same case
+   * fold (the shared prefilter's canonical table), so it finds at least what
+   * the prefilter finds; run natively by V8.
+   */
+  readonly groups: RegExp[][];
+  /** Longest literal, in units (bounds where a match that ends past the msg began). */
+  readonly maxLiteral: number;
   /** Code unit → 1 when its case fold is a unit of some literal: an escape producing it could hide a match. */
   readonly relevant: Uint8Array;
 
@@ -99,7 +119,14 @@ class GateRules {
       }
       return c;
     });
-    const litIds = new Map<string, number>();
+    const canon = foldCanonTable();
+    const sameFold = sameFoldTable();
+    const hex = (u: number): string => `\\u${u.toString(16).padStart(4, '0')}`;
+    const unitClass = (c: number): string => {
+      const us = sameFold.get(c) ?? [c];
+      return us.length === 1 ? hex(us[0]!) : `[${us.map(hex).join('')}]`;
+    };
+    const literals = new Set<string>();
     this.groupCount = new Int32Array(chains.length);
     this.groups = chains.map((req, c) => {
       if (req === undefined) {
@@ -107,18 +134,17 @@ class GateRules {
         return [];
       }
       this.groupCount[c] = req.length;
-      return req.map((g) =>
-        Int32Array.from(g, (s) => {
-          let id = litIds.get(s);
-          if (id === undefined) litIds.set(s, (id = litIds.size));
-          return id;
-        }),
-      );
+      return req.map((g) => {
+        for (const s of g) literals.add(s);
+        const alts = g.map((s) => Array.from({ length: s.length }, (_, i) => unitClass(s.charCodeAt(i))).join(''));
+        return new RegExp(alts.join('|'), 'g');
+      });
     });
-    this.automaton = litIds.size > 0 ? new LiteralAutomaton([...litIds.keys()]) : undefined;
+    let maxLiteral = 0;
+    for (const s of literals) maxLiteral = Math.max(maxLiteral, s.length);
+    this.maxLiteral = maxLiteral;
     const units = new Set<number>();
-    for (const s of litIds.keys()) for (let i = 0; i < s.length; i++) units.add(s.charCodeAt(i));
-    const canon = foldCanonTable();
+    for (const s of literals) for (let i = 0; i < s.length; i++) units.add(s.charCodeAt(i));
     this.relevant = new Uint8Array(0x10000);
     for (let u = 0; u < 0x10000; u++) if (units.has(canon[u]!)) this.relevant[u] = 1;
   }
@@ -143,9 +169,6 @@ export class RawLineGate {
   private byKey = new Map<string, StreamPlan>();
   private cached = 0;
   private readonly counts = new Map<string, GateCount>();
-  private litSeen = new Int32Array(0);
-  private found = new Int32Array(0);
-  private gen = 0;
   private lastTimePrefix = '';
   private lastTimePrefixMs = 0;
   /** Records decided on without decoding. */
@@ -177,10 +200,6 @@ export class RawLineGate {
 
   private compile(selectors: readonly LogSelector[]): GateRules {
     const rules = new GateRules(selectors);
-    const lits = rules.automaton?.patterns.length ?? 0;
-    this.litSeen = new Int32Array(lits);
-    this.found = new Int32Array(lits);
-    this.gen = 0;
     this.byHost = new Map();
     this.byKey = new Map();
     this.cached = 0;
@@ -314,28 +333,16 @@ export class RawLineGate {
       to = rec.end[K_MSG]!;
       if (rec.escaped[K_MSG] === 1 && this.escapeMayHide(text, from, to)) return true;
     }
-    const automaton = this.rules.automaton!;
-    if (++this.gen >= GEN_LIMIT) {
-      this.litSeen.fill(0);
-      this.gen = 1;
-    }
-    const gen = this.gen;
-    automaton.scan(from === 0 && to === text.length ? text : text.slice(from, to), this.litSeen, gen, this.found);
-    const { groups } = this.rules;
-    const seen = this.litSeen;
+    const { groups, maxLiteral } = this.rules;
     for (let i = 0; i < chains.length; i++) {
       const gs = groups[chains[i]!]!;
       let all = true;
       for (let g = 0; g < gs.length && all; g++) {
-        const lits = gs[g]!;
-        let any = false;
-        for (let l = 0; l < lits.length; l++) {
-          if (seen[lits[l]!] === gen) {
-            any = true;
-            break;
-          }
-        }
-        all = any;
+        // The leftmost match at or after `from`: none starts inside the line
+        // when it ends too far past `to` for any literal to have begun before.
+        const re = gs[g]!;
+        re.lastIndex = from;
+        all = re.test(text) && re.lastIndex - maxLiteral < to;
       }
       if (all) return true;
     }

@@ -217,6 +217,20 @@ describe('RawRecord (the raw scanner)', () => {
     );
   });
 
+  it('never accepts a string JSON.parse rejects (random JSON-ish text)', () => {
+    const tokens = ['{', '}', '[', ']', '"', ':', ',', '\\', 'u', '00', 'e', '+', '-', '0', '1', '.', 'true', 'null', 'msg', '"msg":', ' ', '\u0001', 'a'];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...tokens), { maxLength: 30 }), (xs) => {
+        const text = xs.join('');
+        const rec = new RawRecord(['msg']);
+        if (!rec.scan(text)) return;
+        const v = JSON.parse(text) as unknown;
+        expect(v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as Record<string, unknown>).msg === 'string').toBe(true);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
   it('falls back on nested values, whitespace, escaped keys and broken JSON', () => {
     const rec = new RawRecord(['msg']);
     expect(rec.scan('{"msg":"a","n":{"x":1}}')).toBe(false);
