@@ -171,6 +171,7 @@ export class RawLineGate {
   private readonly counts = new Map<string, GateCount>();
   private lastTimePrefix = '';
   private lastTimePrefixMs = 0;
+  private last: { plan: StreamPlan; peer: string; hostFromField: boolean; host: string; service: string | undefined; level: string | undefined } | undefined;
   /** Records decided on without decoding. */
   skipped = 0;
 
@@ -203,6 +204,7 @@ export class RawLineGate {
     this.byHost = new Map();
     this.byKey = new Map();
     this.cached = 0;
+    this.last = undefined;
     return rules;
   }
 
@@ -247,7 +249,42 @@ export class RawLineGate {
     return true;
   }
 
+  /** Whether the watched string field k is absent/not a string (want undefined) or equals `want`, without slicing. */
+  private fieldIs(k: number, want: string | undefined): boolean {
+    const rec = this.rec;
+    if (rec.kind[k] !== KIND_STRING) return want === undefined;
+    return want !== undefined && rec.end[k]! - rec.start[k]! === want.length && rec.text.startsWith(want, rec.start[k]!);
+  }
+
   private planFor(peer: string): StreamPlan | undefined {
+    // Records of one connection mostly share their stream: check the last one first, without allocating.
+    const last = this.last;
+    if (last !== undefined && this.labelFieldKeys.length === 0 && this.fieldIs(K_SERVICE, last.service) && this.fieldIs(K_LEVEL, last.level)) {
+      const hk = this.hostKey;
+      if (hk >= 0 && this.rec.kind[hk] === KIND_STRING && this.rec.end[hk]! > this.rec.start[hk]!) {
+        if (last.hostFromField && this.fieldIs(hk, last.host)) return last.plan;
+      } else if (!last.hostFromField && last.peer === peer) {
+        return last.plan;
+      }
+    }
+    const plan = this.lookUp(peer);
+    if (plan !== undefined && this.labelFieldKeys.length === 0) {
+      const rec = this.rec;
+      const hk = this.hostKey;
+      const hostFromField = hk >= 0 && rec.kind[hk] === KIND_STRING && rec.end[hk]! > rec.start[hk]!;
+      this.last = {
+        plan,
+        peer,
+        hostFromField,
+        host: hostFromField ? rec.valueOf(hk)! : '',
+        service: rec.kind[K_SERVICE] === KIND_STRING ? rec.valueOf(K_SERVICE) : undefined,
+        level: rec.kind[K_LEVEL] === KIND_STRING ? rec.valueOf(K_LEVEL) : undefined,
+      };
+    }
+    return plan;
+  }
+
+  private lookUp(peer: string): StreamPlan | undefined {
     const rec = this.rec;
     const hk = this.hostKey;
     const host = hk >= 0 && rec.kind[hk] === KIND_STRING && rec.end[hk]! > rec.start[hk]! ? rec.valueOf(hk)! : (this.opts.hostNames[peer] ?? peer);
@@ -288,6 +325,7 @@ export class RawLineGate {
   }
 
   private clearCache(): void {
+    this.last = undefined;
     this.byHost.clear();
     this.byKey.clear();
     this.cached = 0;

@@ -37,8 +37,8 @@ export class RawRecord {
   readonly kind: Uint8Array;
   /** 1 when the string value contains escapes (the span is not the decoded value). */
   readonly escaped: Uint8Array;
-  /** `,"key":` per watched key. */
-  private readonly patterns: string[];
+  /** `{"key":` or `,"key":` for any watched key. */
+  private readonly keyPattern: RegExp;
 
   /** `keys[0]` must be `msg`; the others are looked up by index in the same order. */
   constructor(readonly keys: readonly string[]) {
@@ -47,7 +47,9 @@ export class RawRecord {
     this.end = new Int32Array(n);
     this.kind = new Uint8Array(n);
     this.escaped = new Uint8Array(n);
-    this.patterns = keys.map((k) => `,${JSON.stringify(k)}:`);
+    // Longest first, so that a key that ends another (`a-msg`, `msg`) is found whole.
+    const alts = [...new Set(keys)].sort((a, b) => b.length - a.length).map((k) => k.replace(/[\\^$.*+?()[\]{}|\/]/g, '\\$&'));
+    this.keyPattern = new RegExp(`[{,]"(?:${alts.join('|')})":`, 'g');
   }
 
   /**
@@ -58,45 +60,61 @@ export class RawRecord {
   scan(text: string): boolean {
     this.text = text;
     if (!FLAT_OBJECT.test(text)) return false;
+    const kind = this.kind;
+    for (let k = 0; k < kind.length; k++) kind[k] = KIND_ABSENT;
     // In a valid flat object `,"key":` (or `{"key":` at the start) only occurs
     // at a key: its first quote follows a comma, so it is not an escaped quote
-    // inside a string, and it cannot close one (a key follows).
-    const keys = this.keys;
-    for (let k = 0; k < keys.length; k++) {
-      const pat = this.patterns[k]!;
-      let p = text.indexOf(pat);
-      if (p !== -1) for (let q = text.indexOf(pat, p + pat.length); q !== -1; q = text.indexOf(pat, q + pat.length)) p = q;
-      else if (text.startsWith(pat.slice(1), 1) ) p = 0;
-      if (p === -1) {
-        this.kind[k] = KIND_ABSENT;
-        continue;
-      }
-      const vs = p + pat.length;
+    // inside a string, and it cannot close one (a key follows). One native
+    // pass finds every watched key in order; a later duplicate overwrites.
+    const re = this.keyPattern;
+    re.lastIndex = 0;
+    let bs = text.indexOf('\\');
+    if (bs === -1) bs = 0x7fffffff;
+    while (re.test(text)) {
+      const vs = re.lastIndex;
+      const k = this.keyEndingAt(vs - 2);
       const c = text.charCodeAt(vs);
       if (c === 0x22) {
         let e = text.indexOf('"', vs + 1);
-        let bs = text.indexOf('\\', vs + 1);
-        const esc = bs !== -1 && bs < e;
-        while (bs !== -1 && bs < e) {
+        if (bs < vs) {
+          bs = text.indexOf('\\', vs);
+          if (bs === -1) bs = 0x7fffffff;
+        }
+        const esc = bs < e;
+        while (bs < e) {
           const after = bs + (text.charCodeAt(bs + 1) === 0x75 ? 6 : 2);
           // The quote found was inside this escape (`\"`): look again after it.
           if (e < after) e = text.indexOf('"', after);
           bs = text.indexOf('\\', after);
+          if (bs === -1) bs = 0x7fffffff;
         }
-        this.kind[k] = KIND_STRING;
+        kind[k] = KIND_STRING;
         this.start[k] = vs + 1;
         this.end[k] = e;
         this.escaped[k] = esc ? 1 : 0;
+        re.lastIndex = e;
       } else {
         let e = vs;
         for (let x = text.charCodeAt(e); x !== 0x2c && x !== 0x7d; x = text.charCodeAt(++e));
-        this.kind[k] = c === 0x6e ? KIND_NULL : KIND_SCALAR;
+        kind[k] = c === 0x6e ? KIND_NULL : KIND_SCALAR;
         this.start[k] = vs;
         this.end[k] = e;
         this.escaped[k] = 0;
+        re.lastIndex = e;
       }
     }
-    return this.kind[0] === KIND_STRING;
+    return kind[0] === KIND_STRING;
+  }
+
+  /** Which watched key ends (closing quote) at `q`: the regex matched one of them there. */
+  private keyEndingAt(q: number): number {
+    const keys = this.keys;
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]!;
+      const ks = q - key.length;
+      if (this.text.charCodeAt(ks - 1) === 0x22 && this.text.startsWith(key, ks)) return k;
+    }
+    return -1;
   }
 
   /** The value of watched key `k` as the decoder would stringify it (string, number, true/false); undefined when absent or null. */
