@@ -10,6 +10,7 @@ import { fmt, median, percentile, rangeNote, type Figure } from './figures.js';
 import { InProcessFeeder } from './in-process.js';
 import { alertLatency, type LatencyStages } from './latency.js';
 import { memoryUnderLoad } from './memory.js';
+import { mtailThroughput } from './mtail-peer.js';
 import { profiled, type SelfTime } from './profiler.js';
 import { scaledRules, seedRules } from './rule-sets.js';
 import { startBenchSidecar } from './sidecar.js';
@@ -164,6 +165,35 @@ export const PARTS: Record<string, Part> = {
   },
 };
 
+/** Scenario 7: the sidecar's TCP alert path and mtail on the same traffic and patterns, in one run. */
+export const PEER_PARTS: Record<string, Part> = {
+  async '7:sidecar'({ quick }) {
+    const r = await tcpThroughput({ ruleSet: await seedRules(), loki: false, ...rounds(quick) });
+    return {
+      figures: [{ scenario: 7, label: 'peer comparison: sidecar alert path over TCP (2 seed rules)', value: r.median, unit: 'lines/s', target: { cmp: '>=', value: 1_000_000 }, note: throughputNote(r, true) }],
+    };
+  },
+  async '7:mtail'({ quick }) {
+    const r = await mtailThroughput(quick ? 150_000 : 400_000);
+    return {
+      figures: [
+        {
+          scenario: 7,
+          label: `peer comparison: mtail --one_shot on the same traffic, the seed's 2 patterns${r.pinned ? ', taskset -c 0' : ', GOMAXPROCS=1 (no taskset)'}`,
+          value: r.linesPerSec,
+          unit: 'lines/s',
+          note: [
+            `${fmt(r.lines)} lines in ${fmt(r.ms)} ms after ${fmt(r.startupMs)} ms of start-up (empty-file run, subtracted)`,
+            `${fmt(r.linesPerCpuSec)} lines per CPU-second (start-up included)`,
+            `counters btrfs ${r.counters.btrfs}, iscsi ${r.counters.iscsi} = lines of the corpus the patterns match`,
+          ].join('; '),
+        },
+      ],
+    };
+  },
+};
+Object.assign(PARTS, PEER_PARTS);
+
 /** Parts per scenario, in run order. */
 export const SCENARIO_PARTS: Record<number, string[]> = {
   1: ['1:inproc', '1:tcp'],
@@ -172,4 +202,5 @@ export const SCENARIO_PARTS: Record<number, string[]> = {
   4: ['4'],
   5: ['5:base', '5:x10'],
   6: ['6'],
+  7: ['7:sidecar', '7:mtail'],
 };

@@ -5,6 +5,7 @@
  *   npm run bench                      all scenarios (~4–5 min on 2 cores)
  *   npm run bench -- --quick           shorter rounds (~1.5 min)
  *   npm run bench -- --only 4          one scenario (repeatable: --only 1 --only 3)
+ *   npm run bench -- --only 7          the peer: mtail (Debian package) vs the sidecar, same traffic
  *   npm run bench -- --only 1 --profile   plus a CPU profile of scenario 1's in-process path
  *   npm run bench -- --json out.json   also write every figure as JSON
  *
@@ -27,6 +28,7 @@ const TITLES: Record<number, string> = {
   4: 'alert latency under 100k lines/s background',
   5: 'memory under load',
   6: 'start to ready',
+  7: 'peer: mtail on the same traffic and patterns (same run)',
 };
 
 interface Args {
@@ -44,7 +46,7 @@ function parse(argv: string[]): Args {
     else if (x === '--profile') a.profile = true;
     else if (x === '--only' || x.startsWith('--only=')) {
       const v = Number(x.includes('=') ? x.slice(7) : argv[++i]);
-      if (!(v in SCENARIO_PARTS)) throw new Error(`--only: no scenario ${v} (1–6)`);
+      if (!(v in SCENARIO_PARTS)) throw new Error(`--only: no scenario ${v} (1–7)`);
       a.only.push(v);
     } else if (x === '--json') a.json = argv[++i];
     else throw new Error(`unknown argument ${x} (see the header of bench/run.ts)`);
@@ -82,6 +84,12 @@ function derived(scenario: number, figs: Figure[]): Figure[] {
     const many = by(200);
     if (two === undefined || many === undefined) return [];
     return [{ scenario, label: 'rule scaling: slowdown from 2 to 200 rules (lines/s with 2 ÷ lines/s with 200)', value: two.value / many.value, unit: '×', target: { cmp: '<=', value: 2 } }];
+  }
+  if (scenario === 7) {
+    const sidecar = figs.find((f) => f.label.includes('sidecar'));
+    const mtail = figs.find((f) => f.label.includes('mtail'));
+    if (sidecar === undefined || mtail === undefined) return [];
+    return [{ scenario, label: 'peer ratio: sidecar lines/s ÷ mtail lines/s (same run, same traffic)', value: sidecar.value / mtail.value, unit: '×', target: { cmp: '>=', value: 10 } }];
   }
   if (scenario === 5 && figs.length === 2) {
     const [base, x10] = figs as [Figure, Figure];
