@@ -70,20 +70,18 @@ function compileMatcher(m: LabelMatcher): LabelTest {
 
 const MAX_CACHED_STREAMS = 10_000;
 
-let sameFold: Map<number, number[]> | undefined;
-
-/** Canonical unit → every unit that folds to it (built once). */
-function sameFoldTable(): Map<number, number[]> {
-  if (sameFold !== undefined) return sameFold;
+/** Canonical unit → every unit that folds to it, for the canonical units in `wanted` only (small). */
+function sameFoldTable(wanted: ReadonlySet<number>): Map<number, number[]> {
   const canon = foldCanonTable();
   const m = new Map<number, number[]>();
   for (let u = 0; u < 0x10000; u++) {
     const c = canon[u]!;
+    if (!wanted.has(c)) continue;
     const l = m.get(c);
     if (l === undefined) m.set(c, [u]);
     else l.push(u);
   }
-  return (sameFold = m);
+  return m;
 }
 
 /** The compiled rules: label tests per selector, required literal groups per distinct chain. */
@@ -120,7 +118,9 @@ class GateRules {
       return c;
     });
     const canon = foldCanonTable();
-    const sameFold = sameFoldTable();
+    const units = new Set<number>();
+    for (const req of chains) for (const g of req ?? []) for (const lit of g) for (let i = 0; i < lit.length; i++) units.add(lit.charCodeAt(i));
+    const sameFold = sameFoldTable(units);
     const hex = (u: number): string => `\\u${u.toString(16).padStart(4, '0')}`;
     const unitClass = (c: number): string => {
       const us = sameFold.get(c) ?? [c];
@@ -143,8 +143,6 @@ class GateRules {
     let maxLiteral = 0;
     for (const s of literals) maxLiteral = Math.max(maxLiteral, s.length);
     this.maxLiteral = maxLiteral;
-    const units = new Set<number>();
-    for (const s of literals) for (let i = 0; i < s.length; i++) units.add(s.charCodeAt(i));
     this.relevant = new Uint8Array(0x10000);
     for (let u = 0; u < 0x10000; u++) if (units.has(canon[u]!)) this.relevant[u] = 1;
   }
