@@ -164,7 +164,7 @@ const recordArb = fc
     ),
     node: fc.constantFrom<GoJsonValue | undefined>('n1', 'n2', '', undefined, 'n\\1', 4),
     zone: fc.constantFrom<GoJsonValue | undefined>('a', 'b', undefined, null, 1, true, { x: 1 }),
-    extra: fc.dictionary(fc.constantFrom('a', 'msg', 'talos-level', 'zz', 'node-name', 'ka'), valueArb, { maxKeys: 2 }),
+    extra: fc.dictionary(fc.constantFrom('a', 'msg', 'talos-level', 'zz', 'node-name', 'ka', 'xmsg', 'msgx', 'talos-levelx', 'talos-'), valueArb, { maxKeys: 3 }),
     keyEsc: fc.boolean(),
     damage: fc.constantFrom('none', 'none', 'none', 'truncate', 'space', 'trailing', 'dupMsg', 'array', 'prefix'),
     cut: fc.nat(),
