@@ -4,6 +4,7 @@
  * and a test keeps the two in sync. Everything else receives a typed Config.
  */
 import { parseDuration } from './duration.js';
+import { redactUrl } from '../sinks/redact.js';
 
 export interface TlsConfig {
   caFile: string;
@@ -359,10 +360,8 @@ function checkUrl(u: string, key: string): void {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(key, `expected an http(s) URL, got "${redactUrl(u)}"`);
 }
 
-/** Hide user:password in a URL before printing it anywhere. */
-export function redactUrl(u: string): string {
-  return u.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1<redacted>@');
-}
+/** Hide user:password in a URL before printing it anywhere (every form: see sinks/redact.ts). */
+export { redactUrl };
 
 export function parseHostPort(s: string, key = 'listen'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);
