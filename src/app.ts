@@ -144,7 +144,7 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
     labelFields: cfg.talos.labelFields,
     staticLabels: cfg.talos.staticLabels,
     futureToleranceMs: cfg.talos.futureToleranceMs,
-    metadata: cfg.loki.url !== '' && cfg.loki.structuredMetadata,
+    metadata: cfg.loki.url !== '' && cfg.loki.structuredMetadata !== false,
   });
   const pipeline = new IngestPipeline(decoder, bus, logger.child({ component: 'ingest' }), registry);
 

@@ -49,7 +49,7 @@ describe('loki pusher under faults', () => {
     expect(await metricValue(registry, 'requests_total', { code: '429' })).toBe(1);
   });
 
-  it('does not retry a 400; counts only the entries Loki says it ignored', async () => {
+  it('does not retry a 400; counts only the entries Loki says it ignored, by reason', async () => {
     rx = await startLokiReceiver({ mode: { kind: 'reject', keep: (e) => !e.line.endsWith('0') } });
     const { pusher, registry, ready } = startPusher(lokiTestConfig(rx.url, { batchWaitMs: 50 }));
     await ready;
@@ -59,7 +59,9 @@ describe('loki pusher under faults', () => {
     await new Promise((r) => setTimeout(r, 300)); // would-be retries have time to show up
     expect(rx.requests.map((r) => r.status)).toEqual([400]);
     expect(rx.entries).toHaveLength(90); // Loki kept the valid ones
-    expect(await metricValue(registry, 'dropped_lines_total', { reason: 'rejected' })).toBe(10);
+    // The receiver answers as Loki's ingester does for entries too far behind: counted as out_of_order.
+    expect(await metricValue(registry, 'dropped_lines_total', { reason: 'out_of_order' })).toBe(10);
+    expect(await metricValue(registry, 'dropped_lines_total')).toBe(10);
     expect(await metricValue(registry, 'lines_sent_total')).toBe(90);
     expect(await metricValue(registry, 'retries_total')).toBe(0);
     // The sender carries on with the next batch.
@@ -116,19 +118,20 @@ describe('loki pusher under faults', () => {
     await ready;
     const events = makeEvents(1500);
     await feed(pusher, events.slice(0, 1000));
-    // Retries exhausted: the backlog is on disk.
-    await eventually(async () => expect(await metricValue(registry, 'spool_bytes')).toBeGreaterThan(0));
+    // Every line is in the write-ahead log, unacknowledged.
+    await eventually(async () => expect(await metricValue(registry, 'spool_pending_bytes')).toBeGreaterThan(0));
     expect((await readdir(dir)).length).toBeGreaterThan(0);
     await rx.setMode({ kind: 'accept' });
     await feed(pusher, events.slice(1000));
     await rx.waitForLines(1500, 15_000);
     expectDeliveredOnce(events, rx.entries);
-    await eventually(async () => expect(await metricValue(registry, 'spool_segments')).toBe(0));
-    await eventually(async () => expect(await readdir(dir!)).toEqual([]));
+    // All acknowledged: only the segment being written remains, and the acknowledged position.
+    await eventually(async () => expect(await metricValue(registry, 'spool_pending_bytes')).toBe(0));
+    await eventually(async () => expect(await readdir(dir!)).toEqual([expect.stringMatching(/^\d{20}\.wal$/), 'ack']));
     expect(await metricValue(registry, 'dropped_lines_total')).toBe(0);
   });
 
-  it('spools the memory backlog once it exceeds max_buffer, before retries run out', async () => {
+  it('leaves the backlog in the log once memory exceeds max_buffer, and reads it back from there', async () => {
     rx = await startLokiReceiver({ mode: { kind: 'status', status: 503 } });
     dir = await mkdtemp(join(tmpdir(), 'loki-spool-'));
     const { pusher, registry, ready } = startPusher(
@@ -137,7 +140,7 @@ describe('loki pusher under faults', () => {
     await ready;
     const events = makeEvents(400);
     await feed(pusher, events, 40, 5);
-    await eventually(async () => expect(await metricValue(registry, 'spool_bytes')).toBeGreaterThan(0));
+    await eventually(async () => expect(await metricValue(registry, 'spool_pending_bytes')).toBeGreaterThan(0));
     expect(await metricValue(registry, 'buffer_bytes')).toBeLessThanOrEqual(4096 + 2048 * 2);
     await rx.setMode({ kind: 'accept' });
     await rx.waitForLines(400, 15_000);
@@ -215,7 +218,8 @@ describe('loki pusher under faults', () => {
     await rx.waitForLines(700, 10_000);
     expectDeliveredOnce(events, rx.entries);
     await second.pusher.stop();
-    expect(await readdir(dir)).toEqual([]);
+    expect(await metricValue(second.registry, 'spool_pending_bytes')).toBe(0);
+    expect(await readdir(dir)).toEqual([expect.stringMatching(/^\d{20}\.wal$/), 'ack']);
   });
 
   it('stops within its bound while a push hangs; the unconfirmed batch is spooled and replayed', async () => {
