@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
@@ -250,5 +251,38 @@ describe('loki pusher under faults', () => {
     await rx.waitFor(() => rx!.stats.requests >= 1);
     await pusher.stop({ timeoutMs: 200 });
     expect(await metricValue(registry, 'dropped_lines_total', { reason: 'shutdown' })).toBe(40);
+  });
+});
+
+describe('loki pusher logs', () => {
+  it('never logs credentials a Loki (or a proxy) echoes back in an error body, and logs a repeated refusal once per interval', async () => {
+    const rx = await startLokiReceiver({
+      mode: {
+        kind: 'status',
+        status: 403,
+        body: 'forbidden. request was: POST /loki/api/v1/push\nAuthorization: Basic dXNlcjpodW50ZXIy\nupstream http://user:hunter2@gw:3100/?token=abc123',
+      },
+    });
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(s) });
+    const registry = new Registry();
+    const pusher = new LokiPusher(lokiTestConfig(rx.url.replace('http://', 'http://user:hunter2@'), { batchWaitMs: 10 }), { registry, logger });
+    try {
+      await pusher.start();
+      for (let k = 0; k < 3; k++) {
+        for (const ev of makeEvents(5, { tag: `k${k}` })) pusher.handle(ev);
+        await rx.waitFor(() => rx.requests.length >= k + 1);
+      }
+      await eventually(async () => expect(await metricValue(registry, 'dropped_lines_total', { reason: 'rejected' })).toBe(15));
+      expect(rx.requests[0]!.authorization).toBe(`Basic ${Buffer.from('user:hunter2').toString('base64')}`);
+    } finally {
+      await pusher.stop({ timeoutMs: 200 });
+      await rx.close();
+    }
+    const text = lines.join('');
+    expect(text).toContain('forbidden');
+    for (const secret of ['hunter2', 'dXNlcjpodW50ZXIy', 'abc123']) expect(text).not.toContain(secret);
+    // Three refusals, one warning: the others are folded into the next one a minute later.
+    expect(lines.filter((l) => l.includes('refused part of a push'))).toHaveLength(1);
   });
 });
