@@ -165,6 +165,34 @@ describe('loki pusher under faults', () => {
     expectStreamOrder(rx.entries);
   });
 
+  it('with a spool, gives up on a batch Loki answers 503 for longer than retry_max_time (counted), then carries on', async () => {
+    rx = await startLokiReceiver({ mode: { kind: 'status', status: 503 } });
+    dir = await mkdtemp(join(tmpdir(), 'loki-spool-'));
+    const { pusher, registry, ready } = startPusher(lokiTestConfig(rx.url, { spoolDir: dir, retryMaxTimeMs: 300, minBackoffMs: 20, maxBackoffMs: 50, batchWaitMs: 10 }));
+    await ready;
+    for (const ev of makeEvents(30)) pusher.handle(ev);
+    await eventually(async () => expect(await metricValue(registry, 'dropped_lines_total', { reason: 'retries_exhausted' })).toBe(30), 3000);
+    expect(rx.requests.length).toBeGreaterThan(3); // retried meanwhile
+    await rx.setMode({ kind: 'accept' });
+    for (const ev of makeEvents(5, { tag: 'next' })) pusher.handle(ev);
+    await rx.waitForLines(5);
+    await eventually(async () => expect(await metricValue(registry, 'spool_pending_bytes')).toBe(0));
+  });
+
+  it('with a spool, retries a connection failure past retry_max_time: an outage loses nothing', async () => {
+    rx = await startLokiReceiver({ mode: { kind: 'down' } });
+    dir = await mkdtemp(join(tmpdir(), 'loki-spool-'));
+    const { pusher, registry, ready } = startPusher(lokiTestConfig(rx.url, { spoolDir: dir, retryMaxTimeMs: 100, minBackoffMs: 20, maxBackoffMs: 50, batchWaitMs: 10 }));
+    await ready;
+    const events = makeEvents(30);
+    for (const ev of events) pusher.handle(ev);
+    await new Promise((r) => setTimeout(r, 400));
+    await rx.setMode({ kind: 'accept' });
+    await rx.waitForLines(30);
+    expectDeliveredOnce(events, rx.entries);
+    expect(await metricValue(registry, 'dropped_lines_total')).toBe(0);
+  });
+
   it('without a spool, drops a batch after max_retries and counts it', async () => {
     rx = await startLokiReceiver({ mode: { kind: 'status', status: 500 } });
     const { pusher, registry, ready } = startPusher(lokiTestConfig(rx.url, { maxRetries: 3, batchWaitMs: 10 }));
