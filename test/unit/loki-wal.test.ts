@@ -41,7 +41,7 @@ describe('loki write-ahead log', () => {
     const ends: WalPos[] = [];
     for (let i = from; i < to; i += per) {
       for (let k = i; k < Math.min(to, i + per); k++) fw.add(ev(k));
-      ends.push(w.append(fw.take(), Math.min(to, i + per) - i)!);
+      ends.push(w.append(fw.take())!);
     }
     return ends;
   }
@@ -148,5 +148,34 @@ describe('loki write-ahead log', () => {
     const w2 = make();
     expect((await readAll(w2, w2.acked)).ids).toEqual(Array.from({ length: 30 }, (_, i) => i));
     expect(corrupt[0]).toMatch(/ack/);
+  });
+});
+
+describe('loki write-ahead log on a failing disk', () => {
+  it('reports a write it cannot do (no throw) and recovers with a new segment when the disk is back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'loki-wal-'));
+    try {
+      const w = new Wal({ dir, maxBytes: 1 << 20, logger, onDrop: () => {}, onCorrupt: () => {} });
+      w.open();
+      const fw = new FrameWriter();
+      fw.add(ev(1));
+      expect(w.append(fw.take())).toBeDefined();
+      // The directory disappears (unmounted volume): the write segment is gone too.
+      await rm(dir, { recursive: true, force: true });
+      // Writing to the still-open (deleted) file works; force a rotation by filling the segment's share.
+      const big = { ...ev(2), line: 'x'.repeat(200_000) };
+      fw.add(big);
+      expect(w.append(fw.take())).toBeUndefined(); // cannot create the next segment
+      fw.add(ev(3));
+      expect(() => w.append(fw.take())).not.toThrow();
+      await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+      fw.add(ev(4));
+      const end = w.append(fw.take());
+      expect(end).toBeDefined();
+      const r = await w.read({ seg: end!.seg, off: 0 }, 1 << 20);
+      expect(r.events.map(idOf)).toEqual([4]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -266,13 +266,17 @@ export class LokiPusher implements BatchSource {
   private flushLog(): void {
     const wal = this.wal;
     if (wal === undefined || this.frame.events === 0) return;
-    const lines = this.frame.events;
-    const end = wal.append(this.frame.take(), lines);
+    const end = wal.append(this.frame.take());
     const evs = this.pending;
     this.pending = [];
-    if (end === undefined || !this.live) return; // not written (counted by the log), or to be read back from it
+    if (!this.live) {
+      // Catching up: these are read back from the log, unless they could not be written.
+      if (end === undefined) this.metrics.drop(evs.length, 'spool_error');
+      return;
+    }
+    // Not written (disk full or failing): still forwarded from memory, only without the kill -9 guarantee.
     for (const ev of evs) this.addToBatch(ev);
-    this.open.walEnd = end;
+    if (end !== undefined) this.open.walEnd = end;
     if (this.open.bytes >= this.cfg.batchBytes) this.seal();
   }
 

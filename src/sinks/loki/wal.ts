@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { crc32 } from './crc32.js';
 import type { LogEvent } from '../../talos/log-event.js';
+import { LogLimiter } from './log-limiter.js';
 import { checkFrame, FRAME_HEADER_BYTES, FrameReader, frameEvents, MAX_FRAME_PAYLOAD } from './wal-record.js';
 
 export const WAL_MAGIC = Buffer.from('TSLWAL01', 'latin1');
@@ -72,6 +73,7 @@ export class Wal {
   private ackPos: WalPos = { seg: 0, off: 0 };
   private readonly segmentBytes: number;
   private readonly reader = new FrameReader();
+  private readonly errorLog = new LogLimiter(10_000);
   private closed = false;
 
   constructor(private readonly opts: WalOptions) {
@@ -137,23 +139,30 @@ export class Wal {
   /**
    * Write one frame (synchronously: the data is the kernel's when this
    * returns). Returns the position after it, or undefined when it could not
-   * be written (counted as spool_error).
+   * be written (the caller decides what that costs; nothing is counted here).
+   * Never throws.
    */
-  append(frame: Buffer, lines: number): WalPos | undefined {
-    if (this.closed || frame.length + WAL_MAGIC.length > this.opts.maxBytes) {
-      this.opts.onDrop(lines, this.closed ? 'spool_error' : 'spool_full');
-      return undefined;
-    }
-    let seg = this.last();
-    if (seg.size > WAL_MAGIC.length && seg.size + frame.length > this.segmentBytes) seg = this.rotate();
-    while (this.total + frame.length > this.opts.maxBytes && this.segments.length > 1) this.dropOldest();
+  append(frame: Buffer): WalPos | undefined {
+    if (this.closed || frame.length + WAL_MAGIC.length > this.opts.maxBytes) return undefined;
+    let seg: Segment | undefined;
     try {
+      seg = this.last();
+      if (seg.fd === undefined || (seg.size > WAL_MAGIC.length && seg.size + frame.length > this.segmentBytes)) seg = this.rotate();
+      while (this.total + frame.length > this.opts.maxBytes && this.segments.length > 1) this.dropOldest();
       let done = 0;
       while (done < frame.length) done += writeSync(seg.fd!, frame, done, frame.length - done, seg.size + done);
     } catch (err) {
-      this.opts.logger.error({ err, segment: seg.path }, 'loki wal: write failed; starting a new segment');
-      this.opts.onDrop(lines, 'spool_error');
-      this.rotate();
+      const suppressed = this.errorLog.take('write');
+      if (suppressed !== undefined) this.opts.logger.error({ err, segment: seg?.path, suppressed }, 'loki wal: write failed; the next write starts a new segment');
+      // Whatever part of the frame landed is a torn tail the reader skips; never append after it.
+      if (seg?.fd !== undefined) {
+        try {
+          closeSync(seg.fd);
+        } catch {
+          // already unusable
+        }
+        seg.fd = undefined;
+      }
       return undefined;
     }
     seg.size += frame.length;
@@ -210,7 +219,8 @@ export class Wal {
         if (seg === this.last()) {
           // Our own segment is written in whole frames; a bad one means the file changed under us.
           this.opts.onCorrupt(`write segment ${seg.path}: ${f.kind === 'corrupt' ? f.why : 'torn frame'}`);
-          this.rotate();
+          if (seg.fd !== undefined) closeSync(seg.fd);
+          seg.fd = undefined; // the next append starts a new segment
         } else {
           const why = f.kind === 'corrupt' ? f.why : 'torn frame at the end (interrupted write)';
           this.opts.logger.warn({ segment: seg.path, offset: pos.off + at, why }, 'loki wal: skipping the rest of a segment');
@@ -267,10 +277,16 @@ export class Wal {
     return this.segments[this.segments.length - 1]!;
   }
 
+  /** Throws when the file cannot be created (append() turns that into "not written"). */
   private createSegment(seq: number): Segment {
     const path = join(this.opts.dir, `${String(seq).padStart(20, '0')}.wal`);
     const fd = openSync(path, 'w');
-    writeSync(fd, WAL_MAGIC, 0, WAL_MAGIC.length, 0);
+    try {
+      writeSync(fd, WAL_MAGIC, 0, WAL_MAGIC.length, 0);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
     const seg: Segment = { seq, path, size: WAL_MAGIC.length, fd };
     this.segments.push(seg);
     this.total += seg.size;
