@@ -158,15 +158,15 @@ describe('loki write-ahead log across kill -9 (numbered lines)', () => {
 
   it('kill -9 while Loki is healthy loses nothing; duplicates at most the batch in flight', async () => {
     await scenario('healthy forwarding', { kind: 'accept' }, 700);
-  });
+  }, 90_000);
 
   it('kill -9 while Loki hangs (requests never answered) loses nothing', async () => {
     await scenario('Loki hanging', { kind: 'hang' }, 1500);
-  });
+  }, 90_000);
 
   it('kill -9 during a Loki outage loses nothing', async () => {
     await scenario('Loki down', { kind: 'down' }, 1000);
-  });
+  }, 90_000);
 
   it('kill -9 during the replay after a restart loses nothing and resends at most one batch', async () => {
     const rx = await startLokiReceiver({ mode: { kind: 'down' } });
@@ -185,5 +185,5 @@ describe('loki write-ahead log across kill -9 (numbered lines)', () => {
     expect(before).toBeLessThan(read); // the kill really came mid-replay
     await recover(rx, spool);
     tally('replay after restart', rx, [[0, read]], 2);
-  });
+  }, 90_000);
 });
