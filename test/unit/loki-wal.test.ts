@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LabelSetCache, type LogEvent } from '../../src/talos/log-event.js';
+import { LabelSetCache, type LogEvent } from '../../src/log-event.js';
 import { Wal, WAL_MAGIC, type WalOptions, type WalPos } from '../../src/sinks/loki/wal.js';
 import { FrameWriter } from '../../src/sinks/loki/wal-record.js';
 

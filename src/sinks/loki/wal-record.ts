@@ -9,7 +9,7 @@
  * the end of its segment.
  */
 import { crc32 } from './crc32.js';
-import { LabelSetCache, type LabelSet, type LogEvent } from '../../talos/log-event.js';
+import { LabelSetCache, type LabelSet, type LogEvent } from '../../log-event.js';
 
 export const FRAME_HEADER_BYTES = 8;
 /** No sane frame is larger; a bigger length field is corruption, not something to allocate. */

@@ -21,7 +21,7 @@ import { open as openAsync } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { crc32 } from './crc32.js';
-import type { LogEvent } from '../../talos/log-event.js';
+import type { LogEvent } from '../../log-event.js';
 import { LogLimiter } from './log-limiter.js';
 import { checkFrame, FRAME_HEADER_BYTES, FrameReader, frameEvents, MAX_FRAME_PAYLOAD } from './wal-record.js';
 
