@@ -165,6 +165,7 @@ export class Sender {
   /** Act on Loki's answer; returns the batch to send next in its place (a retry or a resend), if any. */
   private async settle(b: QueuedBatch, outcome: PushOutcome): Promise<QueuedBatch | undefined> {
     if (outcome.kind === 'ok') {
+      for (const k of b.source.streams.keys()) this.known(k);
       this.accepted(b, b.lines);
       this.finish(b, true);
       return undefined;
@@ -210,14 +211,21 @@ export class Sender {
    * own schedule. Returns false when no stream of the batch matched.
    */
   private async setAside(b: QueuedBatch, r: LokiRefusal, body: string): Promise<boolean> {
+    const streams = [...b.source.streams.values()];
+    if (!streams.some((s) => r.limitedStreams.some((x) => sameStream(s.stream.labels, x.labels)))) return false;
+    // The stream limit names one refused stream; when none of the push was taken Loki says so in the same
+    // words. So every stream Loki has not stored before is held too: a duplicate beats a silent loss.
+    const streamLimit = r.limitedStreams.some((x) => x.ignored === undefined);
     const held = new OpenBatch();
-    for (const s of b.source.streams.values()) {
+    for (const s of streams) {
       const ref = r.limitedStreams.find((x) => sameStream(s.stream.labels, x.labels));
-      if (ref === undefined) continue;
-      const from = ref.ignored === undefined ? 0 : Math.max(0, s.events.length - ref.ignored);
+      if (ref === undefined && (!streamLimit || this.knownStreams.has(s.stream.key))) {
+        this.known(s.stream.key); // stored by this push
+        continue;
+      }
+      const from = ref?.ignored === undefined ? 0 : Math.max(0, s.events.length - ref.ignored);
       for (let i = from; i < s.events.length; i++) held.add(s.events[i]!);
     }
-    if (held.lines === 0) return false;
     const o = this.opts;
     const suppressed = this.logLimiter.take('stream_limited');
     if (suppressed !== undefined) {
@@ -247,6 +255,13 @@ export class Sender {
   }
 
   private readonly asideMeta = new WeakMap<QueuedBatch, Aside>();
+  /** Streams Loki has stored (so they exist there and the stream-count limit cannot refuse them); bounded. */
+  private readonly knownStreams = new Set<string>();
+
+  private known(key: string): void {
+    if (this.knownStreams.size >= 100_000) this.knownStreams.clear();
+    this.knownStreams.add(key);
+  }
 
   private asideOf(b: QueuedBatch): Aside | undefined {
     return this.asideMeta.get(b);
