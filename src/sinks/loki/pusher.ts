@@ -212,8 +212,9 @@ export class LokiPusher implements BatchSource {
 
   // ------------------------------------------------------------ BatchSource
 
+  /** Batches in memory. A catch-up from the log is not waited for at stop: the log keeps it for the next start. */
   get backlog(): number {
-    return this.queue.length + (this.live ? 0 : 1);
+    return this.queue.length;
   }
 
   async next(): Promise<QueuedBatch | undefined> {
