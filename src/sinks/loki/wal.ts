@@ -1,4 +1,5 @@
 /**
+ * (One file past ~400 lines: the log's layout, positions, bound and acknowledgement belong together.)
  * The Loki forwarding write-ahead log: every event the sidecar reads is
  * appended here (write(2) done) before it is batched, pushes are built from
  * it, and the position Loki acknowledged is persisted, so neither kill -9 nor
