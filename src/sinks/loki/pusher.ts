@@ -122,7 +122,7 @@ export class LokiPusher implements BatchSource {
     }
     this.frame.add(ev);
     this.pending.push(ev);
-    if (this.frame.bytes >= this.frameLimit) {
+    if (this.frame.bytes >= this.frameLimit || this.frame.full) {
       this.flushLog(); // a burst: cut it into several frames (bounded memory, and batches near batch_size)
       return;
     }

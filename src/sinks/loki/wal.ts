@@ -196,13 +196,25 @@ export class Wal {
           if (pos.seg === seg.seq) return { events, end: pos };
           continue;
         }
-        throw err;
+        // Unreadable: give up on the rest of this segment rather than stall the sender on it.
+        this.opts.logger.error({ err, segment: seg.path }, 'loki wal: read failed; skipping the rest of the segment');
+        this.opts.onCorrupt(`read error: ${(err as Error).message}`);
+        if (seg === this.last()) return { events, end: pos };
+        pos = this.normalise({ seg: seg.seq, off: limit });
+        continue;
       }
       let at = 0;
       for (;;) {
         const f = checkFrame(buf, at);
         if (f.kind === 'frame') {
-          this.reader.decode(f.payload, events);
+          const before = events.length;
+          try {
+            this.reader.decode(f.payload, events);
+          } catch (err) {
+            // A frame with a valid checksum we cannot decode: skip it alone.
+            events.length = before;
+            this.opts.onCorrupt(`undecodable frame: ${(err as Error).message}`);
+          }
           got += f.next - at;
           at = f.next;
           if (got >= maxBytes) return { events, end: { seg: seg.seq, off: pos.off + at } };
