@@ -56,6 +56,8 @@ export class LokiPusher implements BatchSource {
   // Write-ahead log state.
   private readonly frame = new FrameWriter();
   private pending: LogEvent[] = [];
+  /** Handed in before start() (with a log). */
+  private early: LogEvent[] = [];
   private flushQueued = false;
   /** New events are batched from memory (true) or left in the log to be read back (catching up). */
   private live = true;
@@ -116,8 +118,12 @@ export class LokiPusher implements BatchSource {
       this.metrics.drop(1, 'shutdown');
       return;
     }
-    if (this.wal === undefined || this.state === 'created') {
+    if (this.wal === undefined) {
       this.addToBatch(ev);
+      return;
+    }
+    if (this.state === 'created') {
+      this.early.push(ev); // logged (then batched) once start() has opened the log
       return;
     }
     this.frame.add(ev);
@@ -148,13 +154,11 @@ export class LokiPusher implements BatchSource {
         this.readPos = this.wal.acked;
         this.logger.info({ dir: this.cfg.spoolDir, bytes: this.wal.bytes, segments: this.wal.segmentCount }, 'loki spool: resending what Loki had not acknowledged');
       }
-      // Lines handed in before start were batched in memory only; put them in the log like every other line.
-      const early = this.open;
-      this.open = new OpenBatch();
-      if (this.batchTimer !== undefined) clearTimeout(this.batchTimer);
-      this.batchTimer = undefined;
+      // Lines handed in before start go into the log like every other line.
       this.state = 'running';
-      for (const s of early.streams.values()) for (const ev of s.events) this.handle(ev);
+      const early = this.early;
+      this.early = [];
+      for (const ev of early) this.handle(ev);
       this.flushLog();
     }
     this.state = 'running';
@@ -174,6 +178,7 @@ export class LokiPusher implements BatchSource {
 
   private async doStop(timeoutMs: number): Promise<void> {
     const wasRunning = this.state === 'running';
+    const wasStarted = this.state !== 'created';
     this.state = 'stopping';
     const deadline = Date.now() + timeoutMs;
     this.flushLog();
@@ -204,7 +209,10 @@ export class LokiPusher implements BatchSource {
       let aside = 0;
       for (const b of left) if (b.aside) aside += b.lines;
       this.metrics.drop(aside, 'stream_limited');
-      this.wal.close();
+      // Never started: the log was never opened, and what was handed in never reached it.
+      this.metrics.drop(this.early.length, 'shutdown');
+      this.early = [];
+      if (wasStarted) this.wal.close();
     }
     this.transport.close();
     this.logger.info({ spooledBytes: this.wal?.bytes ?? 0 }, 'loki pusher stopped');
