@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { ParsedArgs } from '../config/load.js';
 import { defaultConfig } from '../config/schema.js';
 import { startSidecar } from '../app.js';
-import { sendTalosTraffic } from '../generator/index.js';
+import { sendTalosTraffic } from '../traffic/index.js';
 
 async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -12,7 +12,7 @@
 import { AlertState, alertKey, type Alert, type AlertChange, type RuleRef } from './alert.js';
 import type { Sample } from './instant-vector.js';
 import type { AlertingRuleDef } from './rule-file.js';
-import { compileTemplate, type Template } from './template.js';
+import { compileTemplate, type Template } from '../gotemplate/template.js';
 
 export interface AlertingOptions {
   resolvedRetentionMs: number;

@@ -3,8 +3,8 @@
  * expression has exactly one range aggregation (binary operations need a
  * scalar side), so a rule owns one RangeSource and the walk is a fold.
  */
-import type { Expr, RangeAggExpr } from './logql/ast.js';
-import { LogQLError } from './logql/ast.js';
+import type { Expr, RangeAggExpr } from '../logql/ast.js';
+import { LogQLError } from '../logql/ast.js';
 import { aggregate, binary, type Sample, type Value } from './instant-vector.js';
 import type { RangeSource } from './range-source.js';
 

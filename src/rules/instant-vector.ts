@@ -3,7 +3,7 @@
  * (sum, count, min, max, avg with by/without) and binary operations where one
  * side is a scalar (comparison filters or, with `bool`, yields 0/1).
  */
-import type { ArithOp, CompareOp, Grouping, VectorAggOp } from './logql/ast.js';
+import type { ArithOp, CompareOp, Grouping, VectorAggOp } from '../logql/ast.js';
 
 export interface Sample {
   readonly labels: Readonly<Record<string, string>>;

@@ -22,9 +22,9 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import { parseDuration } from '../config/duration.js';
-import type { Expr } from './logql/ast.js';
-import { LogQLError } from './logql/ast.js';
-import { parseExpr } from './logql/parse.js';
+import type { Expr } from '../logql/ast.js';
+import { LogQLError } from '../logql/ast.js';
+import { parseExpr } from '../logql/parse.js';
 import {
   RuleLoadError,
   RuleLoadErrors,
@@ -36,7 +36,7 @@ import {
   type RuleSet,
   type SkippedRule,
 } from './rule-file.js';
-import { TemplateError, compileTemplate } from './template.js';
+import { TemplateError, compileTemplate } from '../gotemplate/template.js';
 
 export { RuleLoadError, RuleLoadErrors };
 

@@ -3,7 +3,7 @@
  * kept continuously: one SlidingWindow per stream that matched, freed when its
  * window empties. Evaluated at grid instants T·g.
  */
-import type { LabelMatcher, RangeAggExpr, RangeFn } from './logql/ast.js';
+import type { LabelMatcher, RangeAggExpr, RangeFn } from '../logql/ast.js';
 import type { Sample } from './instant-vector.js';
 import { SlidingWindow, gridStepFor } from './sliding-window.js';
 import type { LogEvent } from '../talos/log-event.js';

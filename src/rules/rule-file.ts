@@ -3,7 +3,7 @@
  * (Prometheus rule-file format with LogQL expressions), as typed values.
  * `load.ts` produces it; the engine consumes it.
  */
-import type { Expr } from './logql/ast.js';
+import type { Expr } from '../logql/ast.js';
 
 interface RuleBase {
   name: string;

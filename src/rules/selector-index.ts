@@ -4,10 +4,10 @@
  * once and cached on the interned LabelSet; line filters then run through one
  * shared literal prefilter across every candidate (LineFilterSet).
  */
-import type { LabelMatcher, LogSelector } from './logql/ast.js';
+import type { LabelMatcher, LogSelector } from '../logql/ast.js';
 import type { LabelSet, LogEvent } from '../talos/log-event.js';
-import { LineFilterSet } from './logql/line-filter-set.js';
-import { compileLabelRegex } from './logql/re2.js';
+import { LineFilterSet } from '../logql/line-filter-set.js';
+import { compileLabelRegex } from '../re2/re2.js';
 
 type LabelTest = (labels: Readonly<Record<string, string>>) => boolean;
 

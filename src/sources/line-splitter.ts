@@ -8,7 +8,7 @@
  * Buffer object (~130 bytes) per byte it sends.
  */
 import { isUtf8 } from 'node:buffer';
-import type { RejectReason } from './record-sink.js';
+import type { RejectReason } from './ingest-target.js';
 
 const NL = 0x0a;
 const CR = 0x0d;

@@ -12,7 +12,7 @@
  */
 import net from 'node:net';
 import { LineSplitter } from './line-splitter.js';
-import { normalisePeer, type RecordSink } from './record-sink.js';
+import { normalisePeer, type RecordSink } from './ingest-target.js';
 import type { PeerAllowlist } from './allowlist.js';
 
 export interface TcpSourceOptions {

@@ -1,7 +1,7 @@
 /** Talos json_lines over UDP: one JSON record per datagram, no trailing newline. */
 import dgram from 'node:dgram';
 import { isUtf8 } from 'node:buffer';
-import { normalisePeer, type RecordSink } from './record-sink.js';
+import { normalisePeer, type RecordSink } from './ingest-target.js';
 import type { PeerAllowlist } from './allowlist.js';
 
 export interface UdpSourceOptions {

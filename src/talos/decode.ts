@@ -6,7 +6,7 @@
  */
 import { LabelSetCache, type LabelSet, type LogEvent } from './log-event.js';
 import { parseTalosTime } from './time.js';
-import type { RejectReason } from '../sources/record-sink.js';
+import type { RejectReason } from '../sources/ingest-target.js';
 
 export interface DecoderOptions {
   job: string;

@@ -19,12 +19,12 @@
  * `msg` (trimmed) appended to any text before the JSON, `err` appended as
  * `": " + err` raising the level to warn, other keys kept as fields.
  */
-import type { GoJsonValue } from '../generator/go-json.js';
+import type { GoJsonValue } from './go-json.js';
 import {
   formatRecordMap, isKernelFacility, isKernelPriority, kernelPriorityLevel,
   type KernelFacility, type KernelPriority,
-} from '../generator/talos-format.js';
-import { formatTalosTime, fromParts, parseRfc3339, type TalosTime } from '../generator/talos-time.js';
+} from '../traffic/talos-format.js';
+import { formatTalosTime, fromParts, parseRfc3339, type TalosTime } from '../traffic/talos-time.js';
 
 export type CaptureFormat = 'json_lines' | 'dmesg' | 'logs';
 

@@ -1,2 +1,2 @@
 /** Ephemeral ports for peers that cannot listen on port 0 themselves (Alertmanager, Prometheus). */
-export { freePort } from '../../src/net/free-port.js';
+export { freePort } from '../../bench/lib/free-port.js';

@@ -7,7 +7,7 @@
  * among them must reach the real Alertmanager; every hostile input must be
  * counted under its `decode_errors_total` reason; memory must stay bounded.
  *
- * The attackers run in a forked child (dist/soak/hostile-peers.js, so run
+ * The attackers run in a forked child (dist-tools/bench/soak/hostile-peers.js, so run
  * `npm run build` first), which keeps the sidecar's memory figure its own and
  * puts the attack on the other core. The honest peers run here, sending from
  * their own loopback addresses (127.10.0.x) so their `host` label is theirs.
@@ -16,13 +16,13 @@ import { existsSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sidecar } from '../../src/app.js';
-import { records } from '../../src/generator/index.js';
-import { ForkedChild } from '../../src/process/forked-child.js';
-import type { HostileCmd, HostileConfig, HostileEv, HostileReport } from '../../src/soak/hostile-peers.js';
+import { records } from '../../src/traffic/index.js';
+import { ForkedChild } from '../../bench/lib/forked-child.js';
+import type { HostileCmd, HostileConfig, HostileEv, HostileReport } from '../../bench/soak/hostile-peers.js';
 import { startAlertmanager, type AlertmanagerInstance } from '../helpers/alertmanager.js';
 import { startTestSidecar, until } from '../helpers/sidecar.js';
 
-const HOSTILE_JS = 'dist/soak/hostile-peers.js';
+const HOSTILE_JS = 'dist-tools/bench/soak/hostile-peers.js';
 const MAX_CONNECTIONS = 1000;
 const MiB = 1024 * 1024;
 
@@ -124,7 +124,7 @@ describe('hostile peers', () => {
   let am: AlertmanagerInstance;
   beforeAll(async () => {
     if (!existsSync(HOSTILE_JS)) throw new Error(`${HOSTILE_JS} is missing: run \`npm run build\` first`);
-    if (statSync(HOSTILE_JS).mtimeMs < statSync('src/soak/hostile-peers.ts').mtimeMs) throw new Error(`${HOSTILE_JS} is older than its source: run \`npm run build\``);
+    if (statSync(HOSTILE_JS).mtimeMs < statSync('bench/soak/hostile-peers.ts').mtimeMs) throw new Error(`${HOSTILE_JS} is older than its source: run \`npm run build\``);
     am = await startAlertmanager();
   });
   afterAll(async () => {

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { goJsonMarshal, type GoJsonValue } from '../../src/generator/go-json.js';
+import { goJsonMarshal, type GoJsonValue } from '../../src/talos/go-json.js';
 import { LIBRARY_SAMPLES, renderAllFixtures } from '../fixtures/library/samples.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -2,14 +2,14 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { goJsonEscape, goJsonMarshal, goJsonNumber, goJsonString, goKeyCompare, type GoJsonValue } from '../../src/generator/go-json.js';
+import { goJsonEscape, goJsonMarshal, goJsonNumber, goJsonString, goKeyCompare, type GoJsonValue } from '../../src/talos/go-json.js';
 import {
   DEFAULT_START_TIME_MS, FAILURE_KINDS, failureMessages, formatKernelRecord, formatServiceRecord, isServiceFailureMessage,
   nodeSourceAddress, records, sendTalosTraffic, type GeneratedRecord, type GeneratorOptions,
-} from '../../src/generator/index.js';
-import { Rng } from '../../src/generator/rng.js';
-import { kernelPriorityLevel, type KernelPriority } from '../../src/generator/talos-format.js';
-import { addMicros, formatTalosTime, parseRfc3339 } from '../../src/generator/talos-time.js';
+} from '../../src/traffic/index.js';
+import { Rng } from '../../src/traffic/rng.js';
+import { kernelPriorityLevel, type KernelPriority } from '../../src/traffic/talos-format.js';
+import { addMicros, formatTalosTime, parseRfc3339 } from '../../src/traffic/talos-time.js';
 
 const TALOS_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{0,8}[1-9])?Z$/;
 const KERNEL_KEYS = ['clock', 'facility', 'msg', 'priority', 'seq', 'talos-level', 'talos-time'];

@@ -6,8 +6,8 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LineFilter, LineFilterOp } from '../../src/rules/logql/ast.js';
-import { DIRECT_MAX_CANDIDATES, LineFilterSet } from '../../src/rules/logql/line-filter-set.js';
+import type { LineFilter, LineFilterOp } from '../../src/logql/ast.js';
+import { DIRECT_MAX_CANDIDATES, LineFilterSet } from '../../src/logql/line-filter-set.js';
 import { Re2Oracle } from '../fixtures/regex-corpus/re2-oracle.js';
 
 const P = { offset: 0, line: 1, column: 1 };

@@ -4,8 +4,8 @@
  * LogQL outside the subset flagged `unsupported` with the construct named.
  */
 import { describe, expect, it } from 'vitest';
-import { type Expr, LogQLError } from '../../src/rules/logql/ast.js';
-import { parseExpr } from '../../src/rules/logql/parse.js';
+import { type Expr, LogQLError } from '../../src/logql/ast.js';
+import { parseExpr } from '../../src/logql/parse.js';
 
 /** The AST without positions, for structural comparisons. */
 function shape(e: Expr): unknown {

@@ -19,10 +19,10 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileLabelRegex, compileLineRegex, compileWithTier, type RegexTier } from '../../src/rules/logql/re2.js';
-import { parseRe2 } from '../../src/rules/logql/re2-syntax.js';
-import { requiredLiterals } from '../../src/rules/logql/re2-literals.js';
-import { foldCanonTable } from '../../src/rules/logql/unicode-data.js';
+import { compileLabelRegex, compileLineRegex, compileWithTier, type RegexTier } from '../../src/re2/re2.js';
+import { parseRe2 } from '../../src/re2/re2-syntax.js';
+import { requiredLiterals } from '../../src/re2/re2-literals.js';
+import { foldCanonTable } from '../../src/re2/unicode-data.js';
 import { Re2Oracle, withOracle } from '../fixtures/regex-corpus/re2-oracle.js';
 
 const corpusDir = new URL('../fixtures/regex-corpus/', import.meta.url);

@@ -4,8 +4,8 @@
  * agree.
  */
 import { describe, expect, it } from 'vitest';
-import { Re2SyntaxError, parseRe2 } from '../../src/rules/logql/re2-syntax.js';
-import { compileLineRegex } from '../../src/rules/logql/re2.js';
+import { Re2SyntaxError, parseRe2 } from '../../src/re2/re2-syntax.js';
+import { compileLineRegex } from '../../src/re2/re2.js';
 import { Re2Oracle } from '../fixtures/regex-corpus/re2-oracle.js';
 
 function syntaxError(p: string): Re2SyntaxError {

@@ -4,10 +4,10 @@
  * lazy DFA's bounded state cache.
  */
 import { describe, expect, it } from 'vitest';
-import { LazyDfa } from '../../src/rules/logql/re2-dfa.js';
-import { literalPlan, requiredLiterals } from '../../src/rules/logql/re2-literals.js';
-import { parseRe2 } from '../../src/rules/logql/re2-syntax.js';
-import { compileLabelRegex, compileLineRegex } from '../../src/rules/logql/re2.js';
+import { LazyDfa } from '../../src/re2/re2-dfa.js';
+import { literalPlan, requiredLiterals } from '../../src/re2/re2-literals.js';
+import { parseRe2 } from '../../src/re2/re2-syntax.js';
+import { compileLabelRegex, compileLineRegex } from '../../src/re2/re2.js';
 import { Re2Oracle } from '../fixtures/regex-corpus/re2-oracle.js';
 
 const plan = (p: string) => literalPlan(parseRe2(p));

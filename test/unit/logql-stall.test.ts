@@ -5,11 +5,11 @@
  * answer. V8's backtracking alone takes seconds to forever on several of them.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LineFilter } from '../../src/rules/logql/ast.js';
-import { LineFilterSet } from '../../src/rules/logql/line-filter-set.js';
-import { BACKTRACK_BUDGET, compileLabelRegex, compileLineRegex } from '../../src/rules/logql/re2.js';
-import { maxBacktrackLength } from '../../src/rules/logql/re2-backtrack.js';
-import { parseRe2 } from '../../src/rules/logql/re2-syntax.js';
+import type { LineFilter } from '../../src/logql/ast.js';
+import { LineFilterSet } from '../../src/logql/line-filter-set.js';
+import { BACKTRACK_BUDGET, compileLabelRegex, compileLineRegex } from '../../src/re2/re2.js';
+import { maxBacktrackLength } from '../../src/re2/re2-backtrack.js';
+import { parseRe2 } from '../../src/re2/re2-syntax.js';
 import { Re2Oracle } from '../fixtures/regex-corpus/re2-oracle.js';
 
 const STALL_MS = 250;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { deriveFoldOrbits, foldOrbit } from '../../src/rules/logql/unicode-data.js';
-import { FOLD_ORBITS } from '../../src/rules/logql/unicode-fold-data.js';
+import { deriveFoldOrbits, foldOrbit } from '../../src/re2/unicode-data.js';
+import { FOLD_ORBITS } from '../../src/re2/unicode-fold-data.js';
 
 describe('precomputed case-folding orbits', () => {
   it('equal what this Node derives from its own Unicode tables (regenerate with scripts/gen-unicode-fold.mjs)', () => {

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parser as lezerParser } from '@grafana/lezer-logql';
 import { RE2 } from 're2-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Expr, LabelMatcher, LineFilter, LogSelector } from '../../src/rules/logql/ast.js';
+import type { Expr, LabelMatcher, LineFilter, LogSelector } from '../../src/logql/ast.js';
 import { listRuleFiles, loadRuleSet } from '../../src/rules/load.js';
 import type { AlertingRuleDef, RuleSet } from '../../src/rules/rule-file.js';
 import { Simulation } from '../../src/rules/simulate.js';

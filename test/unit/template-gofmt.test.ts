@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { GoMap, formatFloatV, parseGoFloat, quoteGo, sprint, sprintf } from '../../src/rules/template-gofmt.js';
+import { GoMap, formatFloatV, parseGoFloat, quoteGo, sprint, sprintf } from '../../src/gotemplate/fmt.js';
 
 const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
 

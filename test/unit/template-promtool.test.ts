@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileTemplate } from '../../src/rules/template.js';
+import { compileTemplate } from '../../src/gotemplate/template.js';
 
 const PROMTOOL = '/usr/bin/promtool';
 

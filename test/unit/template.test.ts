@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_OUTPUT, TemplateError, compileTemplate, type TemplateData } from '../../src/rules/template.js';
+import { MAX_OUTPUT, TemplateError, compileTemplate, type TemplateData } from '../../src/gotemplate/template.js';
 
 const data = (over: Partial<TemplateData> = {}): TemplateData => ({
   labels: { host: '10.0.0.5', job: 'talos-kernel', 'weird-name': 'w' },

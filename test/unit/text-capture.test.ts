@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { records } from '../../src/generator/index.js';
-import { parseRfc3339 } from '../../src/generator/talos-time.js';
+import { records } from '../../src/traffic/index.js';
+import { parseRfc3339 } from '../../src/traffic/talos-time.js';
 import {
   captureRecordToTalosJson, detectCaptureFormat, parseTextCapture, parseTextCaptureLine,
   TextCaptureParser, type CaptureLineResult, type CaptureRecord,

@@ -5,7 +5,7 @@
  *
  * protobufjs's reflection encoder is fast enough here: a hand-written
  * two-pass writer measured no faster (≈6 ms per 1 MiB batch either way, see
- * src/bench/loki-encode.ts), so there is none.
+ * bench/loki-encode.ts), so there is none.
  */
 import protobuf from 'protobufjs/light.js';
 import type { LogEvent } from '../../talos/log-event.js';
