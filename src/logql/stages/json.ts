@@ -11,6 +11,7 @@
  * `__error_details__`; members before the error stay extracted and the line
  * is kept.
  */
+import type { ExtractionExpr } from '../ast.js';
 import { Category, type LabelsBuilder } from './labels-builder.js';
 import { type Stage, isValidLabelName, sanitizeLabelKey } from './stage.js';
 import { JsonScanError, type JsonValue, arrayElement, eachMember, jsonStringValue, nextToken, unescapeJson } from './json-scan.js';
@@ -150,10 +151,6 @@ export function parseJsonPath(expr: string): PathPart[] {
   return out;
 }
 
-export interface ExtractionExpr {
-  identifier: string;
-  expression: string;
-}
 
 /** `| json a="x.y"`: one label per expression ("" when the path is absent). */
 export class JsonExpressionParser implements Stage {

@@ -13,21 +13,14 @@
  * - `and` (also `,` and plain whitespace) and `or` evaluate left to right,
  *   `or` short-circuits (BinaryLabelFilter.Process).
  */
+import type { LabelFilterExpr, NumCmp } from '../ast.js';
 import type { LabelsBuilder } from './labels-builder.js';
 import { IpFilter } from './ip.js';
 import { parseGoDurationNs, parseGoFloat, parseHumanBytes, type Parsed } from './units.js';
 
 export const LABEL_FILTER_ERROR = 'LabelFilterErr';
 
-export type NumCmp = '==' | '!=' | '>' | '>=' | '<' | '<=';
-
-export type LabelFilterNode =
-  | { k: 'string'; name: string; op: '=' | '!=' | '=~' | '!~'; value: string }
-  | { k: 'number'; name: string; op: NumCmp; value: number }
-  | { k: 'duration'; name: string; op: NumCmp; /** nanoseconds */ value: number }
-  | { k: 'bytes'; name: string; op: NumCmp; value: number }
-  | { k: 'ip'; name: string; op: '=' | '!='; pattern: string }
-  | { k: 'and' | 'or'; left: LabelFilterNode; right: LabelFilterNode };
+export type LabelFilterNode = LabelFilterExpr;
 
 export type LabelPredicate = (lb: LabelsBuilder) => boolean;
 
@@ -121,6 +114,11 @@ export function compileLabelFilter(node: LabelFilterNode, regex: AnchoredRegexCo
 
 /** Label names a filter reads (for `__error__`-only detection and docs). */
 export function filterLabelNames(node: LabelFilterNode): string[] {
-  if (node.k === 'and' || node.k === 'or') return [...filterLabelNames(node.left), ...filterLabelNames(node.right)];
-  return [node.name];
+  switch (node.k) {
+    case 'and':
+    case 'or':
+      return [...filterLabelNames(node.left), ...filterLabelNames(node.right)];
+    default:
+      return [node.name];
+  }
 }

@@ -10,7 +10,7 @@
  * extracted unless `--keep-empty`. Positions count UTF-8 bytes as Go does.
  */
 import { Category, type LabelsBuilder } from './labels-builder.js';
-import { type ExtractionExpr } from './json.js';
+import type { ExtractionExpr } from '../ast.js';
 import { type Stage, isValidLabelName, sanitizeLabelKey } from './stage.js';
 
 export const LOGFMT_ERROR = 'LogfmtParserErr';
