@@ -18,7 +18,7 @@ import { extractorGrouping, rangeLeafOf } from '../../src/rules/expr-eval.js';
 import { RangeSource } from '../../src/rules/range-source.js';
 import { SelectorIndex } from '../../src/rules/selector-index.js';
 import { TalosDecoder } from '../../src/talos/decode.js';
-import { labelsKey, type LogEvent } from '../../src/talos/log-event.js';
+import { labelsKey, type LogEvent } from '../../src/log-event.js';
 import { records } from '../../src/traffic/records.js';
 
 function generate(seed: number, lineFormat: 'msg' | 'raw'): LogEvent[] {

@@ -10,7 +10,7 @@ import { parseExpr } from '../../src/logql/parse.js';
 import { LogQLError } from '../../src/logql/ast.js';
 import { evaluateExpr, extractorGrouping, rangeLeafOf, resultSamples } from '../../src/rules/expr-eval.js';
 import { RangeSource } from '../../src/rules/range-source.js';
-import { LabelSetCache, type LogEvent } from '../../src/talos/log-event.js';
+import { LabelSetCache, type LogEvent } from '../../src/log-event.js';
 import { T0, oneRule, runTimeline } from '../helpers/timeline.js';
 
 const S = 1000;
