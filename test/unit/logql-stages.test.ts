@@ -202,6 +202,11 @@ describe('regexp (Test_regexpParser_Parse)', () => {
     expect(run(new RegexpParser('(?P<a>a*?)(?P<b>a*)'), 'aaa').labels).toEqual({ a: '', b: 'aaa' });
     expect(run(new RegexpParser('(?i)(?P<w>straße)'), 'STRASSE Straße').labels).toEqual({ w: 'Straße' });
   });
+  it('long lines (beyond the bounded backtracker) still get their groups, in linear time', () => {
+    const p = new RegexpParser('(?P<a>(?:a|aa)+)(?P<b>b)');
+    expect(run(p, `${'a'.repeat(30_000)}b`).labels).toEqual({ a: 'a'.repeat(30_000), b: 'b' });
+    expect(run(p, `${'a'.repeat(30_000)}c`).labels).toEqual({});
+  });
   it('rejects patterns without named groups or with duplicates', () => {
     expect(() => new RegexpParser('(a)')).toThrow(/at least one named capture/);
     expect(() => new RegexpParser('(?P<a>x)(?P<a>y)')).toThrow(/duplicate/);
