@@ -216,7 +216,9 @@ export class JsonExpressionParser implements Stage {
       if (cur.type !== 'object') return undefined;
       let found: JsonValue | undefined;
       eachMember(s, cur.start, cur.end, (key, v) => {
-        if (found === undefined && key === p) found = v;
+        if (key !== p) return false;
+        found = v;
+        return true;
       });
       if (found === undefined) return undefined;
       cur = found;
