@@ -275,7 +275,6 @@ describe('unsupported LogQL is flagged and named', () => {
     ['rate({a="b"}[1m]) unless rate({c="d"}[1m])', 'set operator "unless"'],
     ['rate({a="b"}[1m]) > on(host) 1', 'vector matching "on"'],
     ['rate({a="b"}[1m]) * ignoring(x) 2', 'vector matching "ignoring"'],
-    ['count_over_time({a="b"} |> "<_> error" [5m])', 'pattern line filter "|>"'],
     // Not known to our parser: Grafana's grammar recognises them as valid LogQL.
     ['vector(1)', 'vector()'],
     ['label_replace(rate({a="b"}[1m]), "d", "$1", "s", "(.*)")', 'label_replace()'],
