@@ -278,3 +278,28 @@ describe("Loki's parser hints (parser_hints.go) decide what is parsed and which 
     expect(evalAt('sum by (level) (count_over_time({job="talos"} | logfmt | status >= 500 [1m]))', [ev(T0 + S, 'level=warn status=500 id=x broken="'), ev(T0 + S, 'level=info status=200')], T0 + 2 * S)).toEqual(['level=warn 1']);
   });
 });
+
+describe('limits and refusals', () => {
+  it('samples beyond the per-series cap are dropped, counted and reported once', () => {
+    const expr = parseExpr('quantile_over_time(0.5, {job="talos"} | json | unwrap v [10m]) by (job)');
+    const src = new RangeSource(rangeLeafOf(expr), extractorGrouping(expr));
+    const reported: Array<Readonly<Record<string, string>>> = [];
+    src.onSampleCap = (l) => reported.push(l);
+    for (let i = 0; i < 20_005; i++) src.add(ev(T0 + Math.floor(i / 100), `{"v":"${i}"}`), -Infinity);
+    expect(src.samplesDropped).toBe(5);
+    expect(reported).toEqual([{ job: 'talos' }]);
+    // The kept samples are the first 20 000: median of 0…19 999.
+    expect(src.evaluate(src.gridAtOrAfter(T0 + 1000))).toEqual([{ labels: { job: 'talos' }, value: 9999.5 }]);
+  });
+  it('a template using Go time values is refused as unsupported, naming the function', () => {
+    let err: unknown;
+    try {
+      parseExpr('count_over_time({job="talos"} | line_format "{{ __timestamp__ | date \\"2006\\" }}" [1m])');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(LogQLError);
+    expect((err as LogQLError).unsupported).toBe(true);
+    expect((err as LogQLError).message).toMatch(/__timestamp__.*not supported/);
+  });
+});
