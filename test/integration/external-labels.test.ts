@@ -58,7 +58,7 @@ describe('rules.external_labels', () => {
     const posts = await am.waitFor((p) => p.some((x) => x.alerts.some((a) => a.labels.alertname === 'PerHost')));
     const sent = posts.flatMap((p) => p.alerts).find((a) => a.labels.alertname === 'PerHost')!;
     expect(sent.labels).toEqual({ alertname: 'PerHost', severity: 'critical', cluster: 'from-rule', region: 'eu', host: '127.0.0.1', job: 'talos-kernel', level: 'error', talos_service: 'kernel' });
-    expect(sent.annotations.summary).toBe('BTRFS on 127.0.0.1 in homelab/eu');
+    expect(sent.annotations?.summary).toBe('BTRFS on 127.0.0.1 in homelab/eu');
 
     // The sidecar's own alert API shows the rule's alert, as Prometheus's does: without external labels.
     const api = (await (await fetch(`http://127.0.0.1:${sidecar.httpPort}/api/v1/alerts`)).json()) as { data: { alerts: Array<{ labels: Record<string, string> }> } };

@@ -54,7 +54,7 @@ describe('loading a shared ConfigMap', () => {
   });
 
   it('a not-applicable rule is never an error, even with LogQL this engine cannot run (unsupported: error)', () => {
-    const text = 'groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: sum(count_over_time({app="x"} | json | foo="y" | unwrap_nope [1m])) > 0\n        annotations: { s: \'{{ query "up" }}\' }\n';
+    const text = 'groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: sum(count_over_time({app="x"} | json | foo="y" [1m] offset 1m)) > 0\n        annotations: { s: \'{{ query "up" }}\' }\n';
     const r = parseRuleFile('x.yaml', text, { unsupported: 'error', labels });
     expect(r.errors.map((e) => e.message)).toEqual([]);
     expect(r.skipped.map((s) => [s.rule, s.cause, s.label])).toEqual([['A', 'not_applicable', 'app']]);
