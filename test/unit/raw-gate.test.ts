@@ -56,7 +56,7 @@ async function ruleSets(): Promise<RuleSet> {
 }
 
 const DECODERS: Array<{ name: string; opts: DecoderOptions }> = [
-  { name: 'defaults (msg, host_field node-name)', opts: { job: 'talos-kernel', lineFormat: 'msg', hostField: 'node-name', hostNames: { '10.0.0.6': 'w6' }, labelFields: [], staticLabels: {}, futureToleranceMs: 10_000, metadata: false } },
+  { name: 'defaults (msg, host_field node-name)', opts: { job: 'talos-kernel', lineFormat: 'msg', hostField: 'node-name', hostNames: { '10.0.0.6': 'w6' }, labelFields: [], staticLabels: {}, futureToleranceMs: 10_000, metadata: true } },
   { name: 'label field zone, static labels', opts: { job: 'talos-kernel', lineFormat: 'msg', hostField: '', hostNames: {}, labelFields: ['zone', 'node-name'], staticLabels: { cluster: 'c1' }, futureToleranceMs: 10_000, metadata: false } },
   { name: 'raw lines', opts: { job: 'talos-kernel', lineFormat: 'raw', hostField: 'node-name', hostNames: {}, labelFields: [], staticLabels: {}, futureToleranceMs: 10_000, metadata: false } },
 ];
