@@ -61,6 +61,7 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
     externalLabels: cfg.rules.externalLabels,
     externalUrl: cfg.rules.externalUrl,
     tickMs: cfg.rules.tickMs,
+    seriesLimits: { maxSeriesPerRule: cfg.rules.maxSeriesPerRule, maxWindowBytes: cfg.rules.maxWindowMemoryBytes },
     registry,
     logger: logger.child({ component: 'rules' }),
   });

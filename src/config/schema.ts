@@ -54,6 +54,9 @@ export interface Config {
     resolvedRetentionMs: number;
     externalUrl: string;
     externalLabels: Record<string, string>;
+    maxSeriesPerRule: number;
+    maxWindowMemoryBytes: number;
+    maxFileBytes: number;
   };
   alertmanager: HttpClientAuth & {
     urls: string[];
@@ -154,6 +157,10 @@ export function defaultConfig(): Config {
       resolvedRetentionMs: 15 * 60_000,
       externalUrl: '',
       externalLabels: {},
+      // A homelab holds tens to a few thousand streams; these leave ample headroom.
+      maxSeriesPerRule: 10_000,
+      maxWindowMemoryBytes: 256 * MiB,
+      maxFileBytes: 4 * MiB,
     },
     alertmanager: {
       ...auth(),
@@ -228,6 +235,9 @@ export const FIELDS: readonly FieldSpec[] = [
   { key: 'rules.resolved_retention', path: 'rules.resolvedRetentionMs', kind: { t: 'duration' }, doc: 'Keep and re-send resolved alerts this long (Prometheus: 15m).' },
   { key: 'rules.external_url', path: 'rules.externalUrl', kind: { t: 'string' }, flag: '--external-url', doc: 'Grafana base URL for `generatorURL` Explore links and `$externalURL`.' },
   { key: 'rules.external_labels', path: 'rules.externalLabels', kind: { t: 'map' }, doc: 'Labels added to every alert unless the alert has the label.' },
+  { key: 'rules.max_series_per_rule', path: 'rules.maxSeriesPerRule', kind: INT(0, 100_000_000), doc: 'Streams one rule may hold in its window. Lines of new streams beyond it are dropped (`rule_series_dropped_total{reason="series_limit"}`, logged once a minute); held streams, firing ones included, are never evicted. 0: no limit.' },
+  { key: 'rules.max_window_memory', path: 'rules.maxWindowMemoryBytes', kind: { t: 'bytes' }, doc: 'Memory all rule windows together may hold (`rule_window_memory_bytes`); beyond it new streams are dropped (`reason="memory_budget"`). 0: no limit.' },
+  { key: 'rules.max_file_size', path: 'rules.maxFileBytes', kind: { t: 'bytes' }, doc: 'Largest rule file accepted; a larger one fails the load naming the file.' },
   { key: 'alertmanager.urls', path: 'alertmanager.urls', kind: { t: 'urls' }, flag: '--alertmanager-url', doc: 'Alertmanager replicas; every replica receives every alert. A path prefix is honoured.' },
   { key: 'alertmanager.timeout', path: 'alertmanager.timeoutMs', kind: { t: 'duration' }, doc: 'Request timeout.' },
   { key: 'alertmanager.queue_capacity', path: 'alertmanager.queueCapacity', kind: INT(1, 10_000_000), doc: 'Alerts queued per replica; the oldest are dropped (and counted) when full.' },

@@ -21,6 +21,7 @@ import { SelectorIndex } from './selector-index.js';
 import { RecordedMetrics } from './recorded-metrics.js';
 import { AlertState } from './alert.js';
 import { STATE_KIND, STATE_VERSION, type StateSnapshot } from './state-file.js';
+import { SeriesBudget, type SeriesLimits } from './series-budget.js';
 
 export type RuleHealth = 'unknown' | 'ok' | 'err';
 
@@ -53,6 +54,8 @@ export interface EngineOptions {
   autoFlush?: boolean;
   registry?: Registry;
   logger?: Logger;
+  /** Bounds on rule series (rules.max_series_per_rule, rules.max_window_memory); default none. */
+  seriesLimits?: SeriesLimits;
 }
 
 export class RuleEngine {
@@ -72,8 +75,11 @@ export class RuleEngine {
   /** Events dropped for every rule because they were older than any range still evaluated. */
   eventsTooOld = 0;
 
+  readonly seriesBudget: SeriesBudget;
+
   constructor(private readonly opts: EngineOptions) {
     this.now = opts.now ?? Date.now;
+    this.seriesBudget = new SeriesBudget(opts.seriesLimits ?? { maxSeriesPerRule: 0, maxWindowBytes: 0 }, opts.logger);
     if (opts.registry !== undefined) this.registerMetrics(opts.registry);
   }
 
@@ -101,7 +107,7 @@ export class RuleEngine {
           previous.delete(ruleIdentity(def));
           continue;
         }
-        const source = new RangeSource(rangeLeafOf(def.expr));
+        const source = new RangeSource(rangeLeafOf(def.expr), this.seriesBudget.forRule(group.name, def.name));
         const opts = { resolvedRetentionMs: this.opts.resolvedRetentionMs, externalLabels: this.opts.externalLabels, externalUrl: this.opts.externalUrl };
         rules.push({
           id,
@@ -123,6 +129,7 @@ export class RuleEngine {
     const index = new SelectorIndex(rules.map((r) => r.source.expr.selector));
     for (const gone of previous.values()) {
       this.matchCounter?.forget({ rule_group: gone.group.name, rule: gone.def.name });
+      gone.source.dispose();
       // Forget the alerts of removed rules so sinks stop re-sending them.
       for (const a of gone.alerting?.alerts() ?? []) this.emit({ kind: 'removed', rule: gone.alerting!.ref, alert: a, atMs: this.now() });
     }
@@ -323,6 +330,7 @@ export class RuleEngine {
       totals: () => [[{}, engine.eventsTooOld]],
     });
     this.recorded = new RecordedMetrics(registry);
+    this.seriesBudget.registerMetrics(registry);
   }
 }
 

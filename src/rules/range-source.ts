@@ -5,7 +5,8 @@
  */
 import type { LabelMatcher, RangeAggExpr, RangeFn } from '../logql/ast.js';
 import type { Sample } from './instant-vector.js';
-import { SlidingWindow, gridStepFor } from './sliding-window.js';
+import { SlidingWindow, bucketOf, gridStepFor } from './sliding-window.js';
+import type { RuleSeriesBudget } from './series-budget.js';
 import type { LogEvent } from '../talos/log-event.js';
 
 interface Series {
@@ -26,7 +27,11 @@ export class RangeSource {
   /** Labels of absent_over_time's result: the selector's equality matchers. */
   private readonly absentLabels: Readonly<Record<string, string>>;
 
-  constructor(readonly expr: RangeAggExpr) {
+  constructor(
+    readonly expr: RangeAggExpr,
+    /** Bounds on new series (per rule and global window memory); none: unbounded. */
+    private readonly budget?: RuleSeriesBudget,
+  ) {
     this.fn = expr.fn;
     this.rangeMs = expr.rangeMs;
     this.stepMs = gridStepFor(expr.rangeMs);
@@ -48,12 +53,12 @@ export class RangeSource {
     const key = ev.stream.key;
     let s = this.series.get(key);
     if (s === undefined) {
-      s = { labels: ev.stream.labels, window: new SlidingWindow(this.slots, this.stepMs, this.trackBytes) };
-      const bucket = s.window.bucketOf(ev.timeMs, ev.timeNsRem);
-      if (bucket <= lastT - this.slots) {
+      if (bucketOf(ev.timeMs, ev.timeNsRem, this.stepMs) <= lastT - this.slots) {
         this.tooOld++;
         return false;
       }
+      if (this.budget !== undefined && !this.budget.admit(this.series.size)) return false;
+      s = { labels: ev.stream.labels, window: new SlidingWindow(this.slots, this.stepMs, this.trackBytes, this.budget?.meter) };
       this.series.set(key, s);
     }
     const bucket = s.window.bucketOf(ev.timeMs, ev.timeNsRem);
@@ -70,7 +75,10 @@ export class RangeSource {
     for (const [key, s] of this.series) {
       s.window.query(T, this.scratch);
       if (this.scratch.count === 0) {
-        if (s.window.empty) this.series.delete(key);
+        if (s.window.empty) {
+          s.window.release();
+          this.series.delete(key);
+        }
         continue;
       }
       anyPresent = true;
@@ -95,6 +103,13 @@ export class RangeSource {
     return out;
   }
 
+  /** Free every window (the rule is unloaded). */
+  dispose(): void {
+    for (const s of this.series.values()) s.window.release();
+    this.series.clear();
+    this.budget?.close();
+  }
+
   get seriesCount(): number {
     return this.series.size;
   }
@@ -105,9 +120,10 @@ export class RangeSource {
 
   restore(series: ReadonlyArray<{ labels: Record<string, string>; key: string; buckets: Array<[number, number, number]> }>): void {
     for (const s of series) {
-      const w = new SlidingWindow(this.slots, this.stepMs, this.trackBytes);
+      const w = new SlidingWindow(this.slots, this.stepMs, this.trackBytes, this.budget?.meter);
       w.restore(s.buckets);
       if (!w.empty) this.series.set(s.key, { labels: Object.freeze({ ...s.labels }), window: w });
+      else w.release();
     }
   }
 }
