@@ -22,6 +22,10 @@ import { RecordedMetrics } from './recorded-metrics.js';
 import { AlertState } from './alert.js';
 import { STATE_KIND, STATE_VERSION, type StateSnapshot } from './state-file.js';
 import { SeriesBudget, type SeriesLimits } from './series-budget.js';
+import { EvalPacer, runSliced } from './eval-pacer.js';
+
+/** The live timer evaluates rules in slices of this long, yielding to I/O in between. */
+const TICK_SLICE_MS = 10;
 
 export type RuleHealth = 'unknown' | 'ok' | 'err';
 
@@ -76,10 +80,17 @@ export class RuleEngine {
   eventsTooOld = 0;
 
   readonly seriesBudget: SeriesBudget;
+  /** Live only: expensive rules wait between line-triggered evaluations. */
+  private readonly pacer: EvalPacer<LoadedRule> | undefined;
+  private ticking = false;
 
   constructor(private readonly opts: EngineOptions) {
     this.now = opts.now ?? Date.now;
     this.seriesBudget = new SeriesBudget(opts.seriesLimits ?? { maxSeriesPerRule: 0, maxWindowBytes: 0 }, opts.logger);
+    this.pacer = opts.autoFlush === false ? undefined : new EvalPacer<LoadedRule>((marks) => {
+      for (const [rule, mark] of marks) if (this.rules[rule.id] === rule && !this.dirty.has(rule)) this.dirty.set(rule, mark);
+      this.flush();
+    });
     if (opts.registry !== undefined) this.registerMetrics(opts.registry);
   }
 
@@ -173,6 +184,7 @@ export class RuleEngine {
     const batch = [...this.dirty];
     this.dirty.clear();
     for (const [rule, d] of batch) {
+      if (this.pacer?.defer(rule, d) === true) continue;
       // A line stamped slightly ahead of our clock (within the decoder's tolerance) counts at once.
       this.evaluate(rule, Math.max(now, d.maxEventMs), d.causeMs);
     }
@@ -190,13 +202,24 @@ export class RuleEngine {
 
   start(): void {
     if (this.timer !== undefined) return;
-    this.timer = setInterval(() => this.tick(), this.opts.tickMs);
+    this.timer = setInterval(() => void this.tickSliced(), this.opts.tickMs);
     this.timer.unref();
+  }
+
+  /** The live timer's tick(): the same evaluations, in slices, so many heavy rules never stall the loop. */
+  private async tickSliced(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    this.flush();
+    const rules = this.rules;
+    const at = (rule: LoadedRule): number => Math.floor(this.now() / rule.source.stepMs) * rule.source.stepMs;
+    await runSliced(rules, (rule) => this.evaluate(rule, at(rule), undefined), TICK_SLICE_MS, () => this.rules === rules).finally(() => (this.ticking = false));
   }
 
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.pacer?.stop();
     this.flush();
   }
 
@@ -218,6 +241,7 @@ export class RuleEngine {
     }
     rule.lastEvaluationMs = t;
     rule.evaluationSeconds = (performance.now() - started) / 1000;
+    this.pacer?.record(rule, rule.evaluationSeconds * 1000);
     this.evalHistogram?.observe(rule.evaluationSeconds);
   }
 
