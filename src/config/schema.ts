@@ -158,8 +158,8 @@ export function defaultConfig(): Config {
       externalUrl: '',
       externalLabels: {},
       // A homelab holds tens to a few thousand streams; these leave ample headroom.
-      maxSeriesPerRule: 10_000,
-      maxWindowMemoryBytes: 256 * MiB,
+      maxSeriesPerRule: 5_000,
+      maxWindowMemoryBytes: 128 * MiB,
       maxFileBytes: 4 * MiB,
     },
     alertmanager: {
