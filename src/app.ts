@@ -192,6 +192,7 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
     reload,
     admin: { enabled: cfg.http.adminEnabled, token: adminToken },
     bodyLimitBytes: cfg.http.bodyLimitBytes,
+    maxConcurrentApiReads: cfg.http.maxConcurrentApiReads,
   });
   const httpAddr = parseHostPort(cfg.http.listen, 'http.listen');
   await http.listen({ host: httpAddr.host, port: httpAddr.port });

@@ -44,6 +44,7 @@ export interface Config {
     adminEnabled: boolean;
     adminTokenFile: string;
     bodyLimitBytes: number;
+    maxConcurrentApiReads: number;
   };
   rules: {
     paths: string[];
@@ -147,7 +148,7 @@ export function defaultConfig(): Config {
       staticLabels: {},
       futureToleranceMs: 10_000,
     },
-    http: { listen: '0.0.0.0:8080', adminEnabled: false, adminTokenFile: '', bodyLimitBytes: 1 * MiB },
+    http: { listen: '0.0.0.0:8080', adminEnabled: false, adminTokenFile: '', bodyLimitBytes: 1 * MiB, maxConcurrentApiReads: 16 },
     rules: {
       paths: ['./rules'],
       unsupported: 'error',
@@ -227,6 +228,7 @@ export const FIELDS: readonly FieldSpec[] = [
   { key: 'http.admin.enabled', path: 'http.adminEnabled', kind: { t: 'bool' }, doc: 'Enable state-changing endpoints (`POST /-/reload`).' },
   { key: 'http.admin.token_file', path: 'http.adminTokenFile', kind: { t: 'string' }, doc: 'File holding the bearer token required by admin endpoints (required when enabled).' },
   { key: 'http.body_limit', path: 'http.bodyLimitBytes', kind: { t: 'bytes' }, doc: 'Largest HTTP request body accepted.' },
+  { key: 'http.max_concurrent_api_reads', path: 'http.maxConcurrentApiReads', kind: INT(1, 10_000), doc: 'Rules/alerts API answers sent at once (slow readers included); more requests get 429 with `Retry-After` (`api_reads_rejected_total`). Answers are built once per alert state change, not per request.' },
   { key: 'rules.paths', path: 'rules.paths', kind: { t: 'strings' }, flag: '--rules', doc: 'Rule files or directories (Loki ruler local layout: `<dir>/<tenant>/<file>`).' },
   { key: 'rules.unsupported', path: 'rules.unsupported', kind: { t: 'enum', values: ['error', 'skip'] }, flag: '--unsupported-rules', doc: '`error`: LogQL the engine cannot run fails the load. `skip`: load the rest and list the skipped rules.' },
   { key: 'rules.watch', path: 'rules.watch', kind: { t: 'bool' }, doc: 'Reload rules when their files change (ConfigMap updates).' },
