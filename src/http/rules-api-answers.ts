@@ -8,8 +8,11 @@
  * An answer is rebuilt when alert state changed (the generation counter,
  * bumped on every AlertChange), when the rules were reloaded, or when it is
  * older than `maxAgeMs` (values and evaluation times move without a state
- * change) — and never more often than once per `minRebuildMs` while only
- * state changed, so a flapping attack cannot turn every poll into a rebuild.
+ * change). Rebuilds for state changes draw on a budget of build time that
+ * refills at a tenth of wall time (bursts up to REBUILD_BURST_MS): an answer
+ * is current whenever changes are occasional, and constant churn (a flapping
+ * attack) with many pollers spends at most a tenth of the time building —
+ * in between, pollers get the last answer (at most `maxAgeMs` old).
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -92,6 +95,27 @@ export function groupToken(file: string, group: string): string {
   return createHash('sha1').update(`${file};${group}`).digest('hex');
 }
 
+/** Build time (ms) that may be spent at once before state-change rebuilds are rationed. */
+const REBUILD_BURST_MS = 200;
+/** Share of wall time state-change rebuilds may take under constant churn. */
+const REBUILD_DUTY = 0.1;
+
+/** Build-time budget: refills with wall time at REBUILD_DUTY, capped at REBUILD_BURST_MS. */
+class RebuildBudget {
+  private credit = REBUILD_BURST_MS;
+  private at = performance.now();
+
+  allows(now: number): boolean {
+    this.credit = Math.min(REBUILD_BURST_MS, this.credit + (now - this.at) * REBUILD_DUTY);
+    this.at = now;
+    return this.credit > 0;
+  }
+
+  spend(ms: number): void {
+    this.credit -= ms;
+  }
+}
+
 export interface AnswerStats {
   builds: number;
   buildSeconds: number;
@@ -102,6 +126,7 @@ export class RulesApiAnswers {
   private readonly unsubscribe: () => void;
   private alertsCache: { gen: number; rules: readonly LoadedRule[]; at: number; alerts: string[] } | undefined;
   private groupsCache: { gen: number; rules: readonly LoadedRule[]; at: number; groups: GroupAnswer[] } | undefined;
+  private readonly budgets = { alerts: new RebuildBudget(), rules: new RebuildBudget() };
   readonly stats: Record<'alerts' | 'rules', AnswerStats> = { alerts: { builds: 0, buildSeconds: 0 }, rules: { builds: 0, buildSeconds: 0 } };
 
   constructor(
@@ -117,17 +142,17 @@ export class RulesApiAnswers {
     this.unsubscribe();
   }
 
-  private stale(c: { gen: number; rules: readonly LoadedRule[]; at: number } | undefined, now: number): boolean {
+  private stale(which: 'alerts' | 'rules', c: { gen: number; rules: readonly LoadedRule[]; at: number } | undefined, now: number): boolean {
     if (c === undefined || c.rules !== this.engine.loadedRules()) return true;
     const age = now - c.at;
     if (age >= this.maxAgeMs) return true;
-    return c.gen !== this.generation && age >= this.minRebuildMs;
+    return c.gen !== this.generation && age >= this.minRebuildMs && this.budgets[which].allows(now);
   }
 
   /** Every pending and firing alert, serialised (in rule order). */
   alerts(): readonly string[] {
     const now = performance.now();
-    if (this.stale(this.alertsCache, now)) {
+    if (this.stale('alerts', this.alertsCache, now)) {
       const out: string[] = [];
       for (const { alert } of this.engine.alerts()) if (alert.state !== AlertState.Inactive) out.push(alertJson(alert));
       this.alertsCache = { gen: this.generation, rules: this.engine.loadedRules(), at: now, alerts: out };
@@ -139,7 +164,7 @@ export class RulesApiAnswers {
   /** Every group with its rules, serialised (in file/group order). */
   groups(): readonly GroupAnswer[] {
     const now = performance.now();
-    if (this.stale(this.groupsCache, now)) {
+    if (this.stale('rules', this.groupsCache, now)) {
       const byGroup = new Map<string, LoadedRule[]>();
       for (const r of this.engine.loadedRules()) {
         const key = `${r.group.file}\u0000${r.group.name}`;
@@ -162,8 +187,10 @@ export class RulesApiAnswers {
   }
 
   private count(which: 'alerts' | 'rules', started: number): void {
+    const took = performance.now() - started;
+    this.budgets[which].spend(took);
     this.stats[which].builds++;
-    this.stats[which].buildSeconds += (performance.now() - started) / 1000;
+    this.stats[which].buildSeconds += took / 1000;
   }
 }
 

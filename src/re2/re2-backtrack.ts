@@ -159,6 +159,9 @@ interface Piece {
 
 function emit(re: Re, mode: JsMode): Piece {
   switch (re.k) {
+    case 'cap':
+      // A plain JS capturing group; callers map group numbers (RE2 and JS number groups alike).
+      return { src: `(${emit(re.sub, mode).src})`, prec: 2 };
     case 'empty':
       return { src: '(?:)', prec: 2 };
     case 'assert':
@@ -203,7 +206,8 @@ function emit(re: Re, mode: JsMode): Piece {
       else if (re.max === -1) q = `{${re.min},}`;
       else if (re.min === re.max) q = `{${re.min}}`;
       else q = `{${re.min},${re.max}}`;
-      return { src: body + q, prec: 1 };
+      // Laziness changes no yes/no answer, but it picks the submatches (captures.ts).
+      return { src: body + q + (re.greedy ? '' : '?'), prec: 1 };
     }
   }
   throw new Error('unreachable');
@@ -266,6 +270,8 @@ const CAP = 1e18;
 
 function cost(re: Re, n: number): Cost {
   switch (re.k) {
+    case 'cap':
+      return cost(re.sub, n);
     case 'empty':
     case 'assert':
     case 'set':

@@ -7,7 +7,7 @@ import type { LabelMatcher, RangeAggExpr, RangeFn } from '../logql/ast.js';
 import type { Sample } from './instant-vector.js';
 import { SlidingWindow, bucketOf, gridStepFor } from './sliding-window.js';
 import type { RuleSeriesBudget } from './series-budget.js';
-import type { LogEvent } from '../talos/log-event.js';
+import type { LogEvent } from '../log-event.js';
 
 interface Series {
   readonly labels: Readonly<Record<string, string>>;

@@ -5,10 +5,10 @@
  * shared literal prefilter across every candidate (LineFilterSet).
  */
 import type { LabelMatcher, LogSelector } from '../logql/ast.js';
-import type { LabelSet, LogEvent } from '../talos/log-event.js';
+import type { LabelSet, LogEvent } from '../log-event.js';
 import { LineFilterSet } from '../logql/line-filter-set.js';
 import { compileLabelRegex } from '../re2/re2.js';
-import { TwoGenerationMap } from '../talos/two-generation-map.js';
+import { TwoGenerationMap } from '../two-generation-map.js';
 
 type LabelTest = (labels: Readonly<Record<string, string>>) => boolean;
 

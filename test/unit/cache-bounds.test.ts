@@ -3,8 +3,8 @@
  * label-inventing sender made them hold, and must keep what is in use.
  */
 import { describe, expect, it } from 'vitest';
-import { TwoGenerationMap } from '../../src/talos/two-generation-map.js';
-import { LabelSetCache } from '../../src/talos/log-event.js';
+import { TwoGenerationMap } from '../../src/two-generation-map.js';
+import { LabelSetCache } from '../../src/log-event.js';
 import { TalosDecoder } from '../../src/talos/decode.js';
 
 describe('TwoGenerationMap', () => {

@@ -28,7 +28,7 @@ export interface RulesApiOptions {
   registry?: Registry;
   /** Heavy reads (rules, alerts) answered at once; beyond, 429 (http.max_concurrent_api_reads). */
   maxConcurrentReads?: number;
-  /** Least time between rebuilds caused by alert state changes alone (ms). */
+  /** Least time between rebuilds caused by alert state changes alone (ms; they are also rationed to 10% of the time). */
   minRebuildMs?: number;
   /** Most a cached answer's values may lag (ms). */
   maxAgeMs?: number;
@@ -105,7 +105,7 @@ function lokiRulesYaml(groups: readonly RuleGroupDef[]): string {
 }
 
 export const rulesApiRoutes: FastifyPluginAsync<RulesApiOptions> = async (app, opts) => {
-  const answers = new RulesApiAnswers(opts.engine, opts.minRebuildMs ?? 200, opts.maxAgeMs ?? 1000);
+  const answers = new RulesApiAnswers(opts.engine, opts.minRebuildMs ?? 0, opts.maxAgeMs ?? 1000);
   app.addHook('onClose', async () => answers.close());
   const maxInFlight = opts.maxConcurrentReads ?? 16;
   let inFlight = 0;
