@@ -161,7 +161,7 @@ export function defaultConfig(): Config {
       // A homelab holds tens to a few thousand streams; these leave ample headroom.
       maxSeriesPerRule: 5_000,
       maxWindowMemoryBytes: 128 * MiB,
-      maxFileBytes: 4 * MiB,
+      maxFileBytes: 1 * MiB,
     },
     alertmanager: {
       ...auth(),
@@ -239,7 +239,7 @@ export const FIELDS: readonly FieldSpec[] = [
   { key: 'rules.external_labels', path: 'rules.externalLabels', kind: { t: 'map' }, doc: 'Labels added to every alert unless the alert has the label.' },
   { key: 'rules.max_series_per_rule', path: 'rules.maxSeriesPerRule', kind: INT(0, 100_000_000), doc: 'Streams one rule may hold in its window. Lines of new streams beyond it are dropped (`rule_series_dropped_total{reason="series_limit"}`, logged once a minute); held streams, firing ones included, are never evicted. 0: no limit.' },
   { key: 'rules.max_window_memory', path: 'rules.maxWindowMemoryBytes', kind: { t: 'bytes' }, doc: 'Memory all rule windows together may hold (`rule_window_memory_bytes`); beyond it new streams are dropped (`reason="memory_budget"`). 0: no limit.' },
-  { key: 'rules.max_file_size', path: 'rules.maxFileBytes', kind: { t: 'bytes' }, doc: 'Largest rule file accepted; a larger one fails the load naming the file.' },
+  { key: 'rules.max_file_size', path: 'rules.maxFileBytes', kind: { t: 'bytes' }, doc: 'Largest rule file accepted; a larger one fails the load (at start: exit 1) naming the file, unread. 0: no limit.' },
   { key: 'alertmanager.urls', path: 'alertmanager.urls', kind: { t: 'urls' }, flag: '--alertmanager-url', doc: 'Alertmanager replicas; every replica receives every alert. A path prefix is honoured.' },
   { key: 'alertmanager.timeout', path: 'alertmanager.timeoutMs', kind: { t: 'duration' }, doc: 'Request timeout.' },
   { key: 'alertmanager.queue_capacity', path: 'alertmanager.queueCapacity', kind: INT(1, 10_000_000), doc: 'Alerts queued per replica; the oldest are dropped (and counted) when full.' },

@@ -92,7 +92,7 @@ export class RuleRuntime {
   }
 
   private loadFromPaths(): Promise<RuleSet> {
-    return loadRuleSet(this.opts.rules.paths, { unsupported: this.opts.rules.unsupported });
+    return loadRuleSet(this.opts.rules.paths, { unsupported: this.opts.rules.unsupported, maxFileBytes: this.opts.rules.maxFileBytes });
   }
 
   private apply(set: RuleSet): number {
