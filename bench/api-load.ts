@@ -12,12 +12,45 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectFrom } from './lib/connect-from.js';
+import { fork } from 'node:child_process';
 import http from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { HONEST_RULE, HonestProber, httpDrain, httpGet, loadAverage, metricSum, startSidecarUnderTest, talosRecord } from './lib/alert-probe.js';
 
 const alerts = Number(process.argv[2] ?? 5000);
 const clients = Number(process.argv[3] ?? 50);
 const seconds = Number(process.argv[4] ?? 15);
+
+interface PollResult {
+  served: number;
+  refused: number;
+  bytes: number;
+  times: number[];
+}
+
+/** Child process: `clients` pollers back to back for `seconds`; reports to the parent. */
+async function poll(port: number, clients: number, seconds: number): Promise<void> {
+  const r: PollResult = { served: 0, refused: 0, bytes: 0, times: [] };
+  const end = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      while (performance.now() < end) {
+        const a = await httpDrain(port, '/api/v1/alerts', agent);
+        if (a.status === 200) {
+          r.served++;
+          r.bytes = a.bytes;
+          r.times.push(a.ms);
+        } else if (a.status === 429) {
+          r.refused++;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      }
+    }),
+  );
+  process.send!(r);
+  process.exit(0);
+}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tas-api-'));
@@ -52,28 +85,10 @@ ${HONEST_RULE}`,
   }, 10);
   const honest = new HonestProber(sut);
   honest.start(400);
-  let served = 0;
-  let refused = 0;
-  let bytes = 0;
-  const times: number[] = [];
+  // The pollers run in their own process: draining ~1 MB answers must not starve this one's prober and feeder.
   const cpu0 = sut.cpuMs();
-  const end = performance.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-      while (performance.now() < end) {
-        const r = await httpDrain(sut.httpPort, '/api/v1/alerts', agent);
-        if (r.status === 200) {
-          served++;
-          bytes = r.bytes;
-          times.push(r.ms);
-        } else if (r.status === 429) {
-          refused++;
-          await new Promise((res) => setTimeout(res, 100));
-        }
-      }
-    }),
-  );
+  const pollers = fork(fileURLToPath(import.meta.url), ['--poll', String(sut.httpPort), String(clients), String(seconds)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { served, refused, bytes, times } = await new Promise<PollResult>((resolve) => pollers.once('message', (m) => resolve(m as PollResult)));
   clearInterval(background);
   const cpu = sut.cpuMs() - cpu0;
   const h = await honest.finish(10_000);
@@ -92,4 +107,5 @@ ${HONEST_RULE}`,
   process.exit(0);
 }
 
-void main();
+if (process.argv[2] === '--poll') void poll(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]));
+else void main();
