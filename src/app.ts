@@ -73,7 +73,7 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
     const notifier = new AlertmanagerNotifier(cfg.alertmanager, cfg.rules, { registry, logger });
     const loki = cfg.loki.url !== '' ? await startLoki(cfg.loki, registry, logger) : undefined;
     if (loki !== undefined) opened.push(() => loki.stop());
-    const decoder = new TalosDecoder({ ...cfg.talos, metadata: cfg.loki.url !== '' && cfg.loki.structuredMetadata });
+    const decoder = new TalosDecoder({ ...cfg.talos, metadata: cfg.loki.url !== '' && cfg.loki.structuredMetadata !== false });
     const pipeline = new IngestPipeline(decoder, bus, logger.child({ component: 'ingest' }), registry);
 
     // Hand-offs: the only places one component calls another at run time.

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { BTRFS_MSG, kernelRecord, sendLines, until } from '../helpers/sidecar.js';
@@ -25,7 +25,7 @@ describe('node dist/cli.js', () => {
     // The opt-in library passes too, with no LogQL the engine (or the Loki ruler) rejects.
     const library = spawnSync(process.execPath, [CLI, 'check', 'rules/library'], { encoding: 'utf8' });
     expect(library.status).toBe(0);
-    expect(library.stdout.match(/SUCCESS: \d+ rules found/g)).toHaveLength(3);
+    expect(library.stdout.match(/SUCCESS: \d+ rules found/g)).toHaveLength(readdirSync('rules/library').filter((f) => /\.ya?ml$/.test(f)).length);
     const dir = mkdtempSync(join(tmpdir(), 'tas-cli-'));
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'groups:\n  - name: g\n    rules:\n      - alert: Broken\n        expr: sum(count_over_time({job="talos-kernel"} |~ "(unclosed" [5m])) > 0\n');
@@ -52,7 +52,7 @@ describe('node dist/cli.js', () => {
     try {
       await until(() => out, (o) => o.includes('ready'), 15_000);
       await sendLines(port, [kernelRecord(BTRFS_MSG)]);
-      await until(async () => (await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/alerts`)).json()).data.alerts.length, (n) => n === 1);
+      await until(async () => ((await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/alerts`)).json()) as { data: { alerts: unknown[] } }).data.alerts.length, (n) => n === 1);
       const started = Date.now();
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
@@ -73,7 +73,7 @@ describe('node dist/cli.js', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const names = async () => ((await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/rules`)).json()).data.groups as Array<{ rules: Array<{ name: string }> }>).flatMap((g) => g.rules.map((r) => r.name));
+    const names = async () => (((await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/rules`)).json()) as { data: { groups: unknown } }).data.groups as Array<{ rules: Array<{ name: string }> }>).flatMap((g) => g.rules.map((r) => r.name));
     try {
       await until(() => out, (o) => o.includes('ready'), 15_000);
       expect(await names()).toEqual(['First']);
