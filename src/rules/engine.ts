@@ -22,6 +22,11 @@ import { SelectorIndex } from './selector-index.js';
 import { RecordedMetrics } from './recorded-metrics.js';
 import { AlertState } from './alert.js';
 import { STATE_KIND, STATE_VERSION, type StateSnapshot } from './state-file.js';
+import { SeriesBudget, type SeriesLimits } from './series-budget.js';
+import { EvalPacer, runSliced } from './eval-pacer.js';
+
+/** The live timer evaluates rules in slices of this long, yielding to I/O in between. */
+const TICK_SLICE_MS = 10;
 
 export type RuleHealth = 'unknown' | 'ok' | 'err';
 
@@ -54,6 +59,8 @@ export interface EngineOptions {
   autoFlush?: boolean;
   registry?: Registry;
   logger?: Logger;
+  /** Bounds on rule series (rules.max_series_per_rule, rules.max_window_memory); default none. */
+  seriesLimits?: SeriesLimits;
 }
 
 export class RuleEngine {
@@ -74,8 +81,18 @@ export class RuleEngine {
   /** Events dropped for every rule because they were older than any range still evaluated. */
   eventsTooOld = 0;
 
+  readonly seriesBudget: SeriesBudget;
+  /** Live only: expensive rules wait between line-triggered evaluations. */
+  private readonly pacer: EvalPacer<LoadedRule> | undefined;
+  private ticking = false;
+
   constructor(private readonly opts: EngineOptions) {
     this.now = opts.now ?? Date.now;
+    this.seriesBudget = new SeriesBudget(opts.seriesLimits ?? { maxSeriesPerRule: 0, maxWindowBytes: 0 }, opts.logger);
+    this.pacer = opts.autoFlush === false ? undefined : new EvalPacer<LoadedRule>((marks) => {
+      for (const [rule, mark] of marks) if (this.rules[rule.id] === rule && !this.dirty.has(rule)) this.dirty.set(rule, mark);
+      this.flush();
+    });
     if (opts.registry !== undefined) this.registerMetrics(opts.registry);
   }
 
@@ -103,7 +120,7 @@ export class RuleEngine {
           previous.delete(ruleIdentity(def));
           continue;
         }
-        const source = new RangeSource(rangeLeafOf(def.expr), extractorGrouping(def.expr));
+        const source = new RangeSource(rangeLeafOf(def.expr), extractorGrouping(def.expr), this.seriesBudget.forRule(group.name, def.name));
         source.onSampleCap = (labels) =>
           this.opts.logger?.warn(
             { rule: def.name, group: group.name, series: labels, cap: MAX_SAMPLES_PER_SERIES },
@@ -135,6 +152,7 @@ export class RuleEngine {
     const index = new SelectorIndex(rules.map((r) => r.source.expr.selector));
     for (const gone of previous.values()) {
       this.matchCounter?.forget({ rule_group: gone.group.name, rule: gone.def.name });
+      gone.source.dispose();
       // Forget the alerts of removed rules so sinks stop re-sending them.
       for (const a of gone.alerting?.alerts() ?? []) this.emit({ kind: 'removed', rule: gone.alerting!.ref, alert: a, atMs: this.now() });
     }
@@ -185,6 +203,7 @@ export class RuleEngine {
     const batch = [...this.dirty];
     this.dirty.clear();
     for (const [rule, d] of batch) {
+      if (this.pacer?.defer(rule, d) === true) continue;
       // A line stamped slightly ahead of our clock (within the decoder's tolerance) counts at once.
       this.evaluate(rule, Math.max(now, d.maxEventMs), d.causeMs);
     }
@@ -202,13 +221,24 @@ export class RuleEngine {
 
   start(): void {
     if (this.timer !== undefined) return;
-    this.timer = setInterval(() => this.tick(), this.opts.tickMs);
+    this.timer = setInterval(() => void this.tickSliced(), this.opts.tickMs);
     this.timer.unref();
+  }
+
+  /** The live timer's tick(): the same evaluations, in slices, so many heavy rules never stall the loop. */
+  private async tickSliced(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    this.flush();
+    const rules = this.rules;
+    const at = (rule: LoadedRule): number => Math.floor(this.now() / rule.source.stepMs) * rule.source.stepMs;
+    await runSliced(rules, (rule) => this.evaluate(rule, at(rule), undefined), TICK_SLICE_MS, () => this.rules === rules).finally(() => (this.ticking = false));
   }
 
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.pacer?.stop();
     this.flush();
   }
 
@@ -235,6 +265,7 @@ export class RuleEngine {
     }
     rule.lastEvaluationMs = t;
     rule.evaluationSeconds = (performance.now() - started) / 1000;
+    this.pacer?.record(rule, rule.evaluationSeconds * 1000);
     this.evalHistogram?.observe(rule.evaluationSeconds);
   }
 
@@ -364,6 +395,7 @@ export class RuleEngine {
       totals: () => [[{}, engine.eventsTooOld]],
     });
     this.recorded = new RecordedMetrics(registry);
+    this.seriesBudget.registerMetrics(registry);
   }
 }
 
