@@ -5,7 +5,7 @@
  */
 import type { LabelMatcher, RangeAggExpr, RangeFn } from '../logql/ast.js';
 import type { Sample } from './instant-vector.js';
-import { SlidingWindow, gridStepFor } from './sliding-window.js';
+import { SlidingWindow, gridStepForOffset } from './sliding-window.js';
 import type { LogEvent } from '../talos/log-event.js';
 
 interface Series {
@@ -17,7 +17,11 @@ export class RangeSource {
   readonly fn: RangeFn;
   readonly rangeMs: number;
   readonly stepMs: number;
+  /** Buckets of history kept: (range + offset) / step. */
   readonly slots: number;
+  /** `offset` in buckets, and the range in buckets (slots = offsetSlots + rangeSlots). */
+  private readonly offsetSlots: number;
+  private readonly rangeSlots: number;
   private readonly trackBytes: boolean;
   private readonly series = new Map<string, Series>();
   /** Lines that matched but were older than every range still to be evaluated. */
@@ -29,8 +33,14 @@ export class RangeSource {
   constructor(readonly expr: RangeAggExpr) {
     this.fn = expr.fn;
     this.rangeMs = expr.rangeMs;
-    this.stepMs = gridStepFor(expr.rangeMs);
-    this.slots = expr.rangeMs / this.stepMs;
+    const offsetMs = expr.offsetMs ?? 0;
+    const step = gridStepForOffset(expr.rangeMs, offsetMs);
+    // checkEvaluable (rules/leg-grid.ts) refuses such rules at load time.
+    if (step === undefined) throw new Error(`no evaluation grid for range ${expr.rangeMs}ms with offset ${offsetMs}ms`);
+    this.stepMs = step;
+    this.rangeSlots = expr.rangeMs / step;
+    this.offsetSlots = offsetMs / step;
+    this.slots = this.rangeSlots + this.offsetSlots;
     this.trackBytes = expr.fn === 'bytes_over_time' || expr.fn === 'bytes_rate';
     this.absentLabels = absentLabelsOf(expr.selector.matchers);
   }
@@ -68,7 +78,7 @@ export class RangeSource {
     const rangeSec = this.rangeMs / 1000;
     let anyPresent = false;
     for (const [key, s] of this.series) {
-      s.window.query(T, this.scratch);
+      s.window.queryOffset(T, this.offsetSlots, this.rangeSlots, this.scratch);
       if (this.scratch.count === 0) {
         if (s.window.empty) this.series.delete(key);
         continue;
@@ -93,6 +103,13 @@ export class RangeSource {
     }
     if (this.fn === 'absent_over_time') return anyPresent ? [] : [{ labels: this.absentLabels, value: 1 }];
     return out;
+  }
+
+  /** Bytes held by the windows (ring buffers), for memory accounting. */
+  get memoryBytes(): number {
+    let n = 0;
+    for (const s of this.series.values()) n += s.window.memoryBytes;
+    return n;
   }
 
   get seriesCount(): number {
