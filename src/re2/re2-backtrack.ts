@@ -159,6 +159,9 @@ interface Piece {
 
 function emit(re: Re, mode: JsMode): Piece {
   switch (re.k) {
+    case 'cap':
+      // A plain JS capturing group; callers map group numbers (RE2 and JS number groups alike).
+      return { src: `(${emit(re.sub, mode).src})`, prec: 2 };
     case 'empty':
       return { src: '(?:)', prec: 2 };
     case 'assert':
@@ -266,6 +269,8 @@ const CAP = 1e18;
 
 function cost(re: Re, n: number): Cost {
   switch (re.k) {
+    case 'cap':
+      return cost(re.sub, n);
     case 'empty':
     case 'assert':
     case 'set':

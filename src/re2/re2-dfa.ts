@@ -163,6 +163,8 @@ class NfaBuilder {
 
   compile(re: Re, next: number): number {
     switch (re.k) {
+      case 'cap':
+        return this.compile(re.sub, next);
       case 'empty':
         return next;
       case 'assert':

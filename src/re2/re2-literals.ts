@@ -232,6 +232,8 @@ interface Info {
 
 function info(re: Re): Info {
   switch (re.k) {
+    case 'cap':
+      return info(re.sub);
     case 'empty':
     case 'assert':
       return { exact: [{ text: '', fold: false }], req: [] };

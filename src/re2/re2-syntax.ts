@@ -23,7 +23,9 @@ export type Re =
   | { readonly k: 'cat'; readonly subs: readonly Re[] }
   | { readonly k: 'alt'; readonly subs: readonly Re[] }
   /** max = -1: unbounded. */
-  | { readonly k: 'rep'; readonly sub: Re; readonly min: number; readonly max: number; readonly greedy: boolean };
+  | { readonly k: 'rep'; readonly sub: Re; readonly min: number; readonly max: number; readonly greedy: boolean }
+  /** Capturing group; only produced with Re2ParseOptions.captures (LogQL's `| regexp`). `name` "" when unnamed. */
+  | { readonly k: 'cap'; readonly sub: Re; readonly name: string; readonly index: number };
 
 export class Re2SyntaxError extends Error {
   constructor(
@@ -75,10 +77,13 @@ class Re2Parser {
   private readonly offs: number[] = [];
   private i = 0;
   private depth = 0;
+  /** Capturing groups seen so far (numbered from 1 in order of their opening parenthesis). */
+  private capCount = 0;
 
   constructor(
     private readonly src: string,
     private readonly dotNL: boolean,
+    private readonly captures = false,
   ) {
     let o = 0;
     for (const ch of src) {
@@ -245,7 +250,10 @@ class Re2Parser {
   private parseGroup(flags: Flags, start: number): Re | undefined {
     if (++this.depth > MAX_NESTING) this.fail('expression nests too deeply', start);
     let inner: Flags = { ...flags };
+    /** Name of this group when it captures ("" unnamed), undefined when it does not. */
+    let capName: string | undefined = '';
     if (this.peek() === 0x3f /* ? */) {
+      capName = undefined;
       const p1 = this.peek(1);
       const p2 = this.peek(2);
       if ((p1 === 0x50 /* P */ && p2 === 0x3c) || (p1 === 0x3c /* < */ && p2 !== 0x3d && p2 !== 0x21)) {
@@ -258,6 +266,7 @@ class Re2Parser {
         if (name.length === 0 || !name.every((x) => x === 0x5f || isAlnum(x))) {
           this.fail('invalid named capture', start, j + 1);
         }
+        capName = String.fromCodePoint(...name);
         this.i = j + 1;
       } else {
         // Flags: (?flags) or (?flags:re).
@@ -294,10 +303,12 @@ class Re2Parser {
         }
       }
     }
+    const index = capName !== undefined ? ++this.capCount : 0;
     const re = this.parseAlt(inner);
     if (this.peek() !== 0x29) this.fail('missing closing )', 0);
     this.i++;
     this.depth--;
+    if (this.captures && capName !== undefined) return { k: 'cap', sub: re, name: capName, index };
     return re;
   }
 
@@ -562,6 +573,8 @@ export function mkAlt(branches: readonly Re[]): Re {
 /** Expanded program size (repetitions multiplied out). */
 function programSize(re: Re): number {
   switch (re.k) {
+    case 'cap':
+      return programSize(re.sub) + 2;
     case 'empty':
     case 'assert':
     case 'set':
@@ -584,11 +597,13 @@ function programSize(re: Re): number {
 export interface Re2ParseOptions {
   /** Start with `(?s)` on: Prometheus parses label-matcher regexes with syntax.Perl|syntax.DotNL. */
   dotNL?: boolean;
+  /** Keep capturing groups as `cap` nodes (otherwise groups only group). */
+  captures?: boolean;
 }
 
 /** Parses an RE2 pattern; throws Re2SyntaxError with Go's error text. */
 export function parseRe2(src: string, opts: Re2ParseOptions = {}): Re {
-  const re = new Re2Parser(src, opts.dotNL === true).parse();
+  const re = new Re2Parser(src, opts.dotNL === true, opts.captures === true).parse();
   if (programSize(re) > MAX_SIZE) throw new Re2SyntaxError('expression too large', src, 0);
   return re;
 }
@@ -620,6 +635,8 @@ export function hasAssert(re: Re, kinds: readonly AssertKind[]): boolean {
 /** Whether `re` can match the empty string (ignoring assertions, which are zero-width). */
 export function nullable(re: Re): boolean {
   switch (re.k) {
+    case 'cap':
+      return nullable(re.sub);
     case 'empty':
     case 'assert':
       return true;
