@@ -51,7 +51,6 @@ function splitPipeline(sel: LogSelector, stages: readonly PipelineStage[]): void
   }
 }
 import { Re2SyntaxError, checkRe2, compileLabelRegex } from '../re2/re2.js';
-import { translateForSubmatch } from '../re2/re2-submatch.js';
 
 /** Loki's maxInputSize. */
 const MAX_INPUT = 5120;
@@ -628,8 +627,6 @@ class Parser implements TokenCursor {
           if (e instanceof Re2SyntaxError) this.fail(`invalid regex in label_replace: ${e.message}`, s);
           throw e;
         }
-        const t = translateForSubmatch(s.value);
-        if (typeof t === 'string') this.unsupported(`label_replace regex with ${t}`, s);
       }
     }
     this.expectOp(')', '")"');

@@ -271,7 +271,6 @@ describe('unsupported LogQL is flagged and named', () => {
     ['approx_topk(3, rate({a="b"}[1m]))', 'vector aggregation "approx_topk"'],
     // Issue #14: what stays out of the vector algebra (docs/logql-support.md "Vector algebra").
     ['count_over_time({a="b"}[5m] offset -1h)', 'a negative offset'],
-    ['label_replace(rate({a="b"}[1m]), "d", "$1", "s", "([[:alpha:]]+)")', 'label_replace regex with nested or POSIX class'],
   ])('%s', (q, what) => {
     const e = parseError(q);
     expect(e.unsupported).toBe(true);
