@@ -529,7 +529,8 @@ class Parser implements TokenCursor {
     if (!this.isOp(this.peek(), ')')) {
       for (;;) {
         const l = this.peek();
-        if (l.kind !== 'ident') this.unexpected(l, 'a label name');
+        // Not an oracle-able syntax error: Grafana's grammar takes a trailing comma Loki's refuses.
+        if (l.kind !== 'ident') this.fail(`syntax error: unexpected ${describe(l)}, expected a label name`, l);
         this.next();
         labels.push(l.value);
         if (!this.isOp(this.peek(), ',')) break;
