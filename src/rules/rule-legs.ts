@@ -20,7 +20,7 @@ import type { Value } from './instant-vector.js';
 import { RangeSource } from './range-source.js';
 import { gridStepForOffset } from './sliding-window.js';
 
-/** Coarsest evaluation grid accepted for a rule (a longer one would delay alerts too much). */
+/** Coarsest common evaluation grid accepted for a rule with several legs (a longer one would delay alerts too much). */
 export const MAX_RULE_STEP_MS = 60_000;
 const DEFAULT_STEP_MS = 1000;
 
@@ -50,7 +50,9 @@ export function checkEvaluable(expr: Expr): void {
     steps.push(step);
   }
   const step = lcm(steps);
-  if (step > MAX_RULE_STEP_MS) {
+  // A long range alone has a coarse grid (sliding-window.ts gridStepFor); only a
+  // common grid coarser than both that and a minute is refused.
+  if (step > Math.max(MAX_RULE_STEP_MS, ...steps)) {
     throw new LogQLError(`the ranges' evaluation grids (${steps.join(', ')} ms) only meet every ${step} ms; use ranges in whole seconds`, expr.pos, true);
   }
 }
