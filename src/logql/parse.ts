@@ -33,6 +33,7 @@ import {
 } from './ast.js';
 import { Lexer, type Token } from './lexer.js';
 import { type TokenCursor, parsePipeline } from './parse-pipeline.js';
+import { compileStages } from './pipeline.js';
 
 /** Stages that rewrite the line: line filters after them see the new line. */
 const LINE_REWRITERS = new Set<PipelineStage['k']>(['line_format', 'unpack', 'decolorize']);
@@ -704,9 +705,29 @@ const MAX_NESTING = 256;
 
 export function parseExpr(text: string): Expr {
   try {
-    return new Parser(text).parseTop();
+    const e = new Parser(text).parseTop();
+    validatePipelines(e);
+    return e;
   } catch (e) {
     if (e instanceof LogQLError && SYNTAX_ERRORS.has(e)) throw lezerUnsupported(text, e) ?? e;
     throw e;
+  }
+}
+
+/** Builds every pipeline once so what only fails at construction (templates, patterns, regexes) fails at load. */
+function validatePipelines(e: Expr): void {
+  switch (e.type) {
+    case 'range':
+      compileStages(e.selector.stages);
+      return;
+    case 'vector_agg':
+      validatePipelines(e.inner);
+      return;
+    case 'binary':
+      validatePipelines(e.lhs);
+      validatePipelines(e.rhs);
+      return;
+    default:
+      return;
   }
 }

@@ -206,7 +206,8 @@ function emit(re: Re, mode: JsMode): Piece {
       else if (re.max === -1) q = `{${re.min},}`;
       else if (re.min === re.max) q = `{${re.min}}`;
       else q = `{${re.min},${re.max}}`;
-      return { src: body + q, prec: 1 };
+      // Laziness never changes whether a pattern matches, only which submatches (LogQL `| regexp`).
+      return { src: body + q + (re.greedy ? '' : '?'), prec: 1 };
     }
   }
   throw new Error('unreachable');

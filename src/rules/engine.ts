@@ -18,6 +18,7 @@ import { resultSamples } from './expr-eval.js';
 import { RuleLegs } from './rule-legs.js';
 import { IdenticalEntries } from './identical-entries.js';
 import { FUTURE_SLACK_MS } from './sliding-window.js';
+import { MAX_SAMPLES_PER_SERIES } from './unwrap-window.js';
 import type { RuleDef, RuleGroupDef, RuleSet } from './rule-file.js';
 import { SelectorIndex } from './selector-index.js';
 import { RecordedMetrics } from './recorded-metrics.js';
@@ -108,7 +109,12 @@ export class RuleEngine {
           previous.delete(ruleIdentity(def));
           continue;
         }
-        const source = new RuleLegs(def.expr);
+        const source = new RuleLegs(def.expr, (labels) =>
+          this.opts.logger?.warn(
+            { rule: def.name, group: group.name, series: labels, cap: MAX_SAMPLES_PER_SERIES },
+            'unwrap series reached its sample cap; further samples of the series are dropped until the window moves on',
+          ),
+        );
         const opts = { resolvedRetentionMs: this.opts.resolvedRetentionMs, externalLabels: this.opts.externalLabels, externalUrl: this.opts.externalUrl };
         rules.push({
           id,
@@ -151,6 +157,7 @@ export class RuleEngine {
     if (n === 0) return;
     if (this.identical.isCopy(ev, this.now())) return;
     let stored = false;
+    let tooOld = false;
     let lastRule = -1;
     for (let i = 0; i < n; i++) {
       const owner = this.legOwners[matched[i]!]!;
@@ -158,13 +165,18 @@ export class RuleEngine {
       // Several legs of one rule may match the same line: one match for the rule.
       if (owner.rule !== lastRule) rule.matches++;
       lastRule = owner.rule;
-      if (!rule.source.add(owner.leg, ev, rule.lastT)) continue;
+      const oldBefore = rule.source.tooOld;
+      if (!rule.source.add(owner.leg, ev, rule.lastT)) {
+        // Not stored: too old, or dropped by the rule's pipeline (label filters …).
+        if (rule.source.tooOld > oldBefore) tooOld = true;
+        continue;
+      }
       stored = true;
       const d = this.dirty.get(rule);
       if (d === undefined) this.dirty.set(rule, { causeMs: ev.receivedMs, maxEventMs: ev.timeMs });
       else if (ev.timeMs > d.maxEventMs) d.maxEventMs = ev.timeMs;
     }
-    if (!stored) this.eventsTooOld++;
+    if (!stored && tooOld) this.eventsTooOld++;
     if (this.dirty.size > 0 && this.opts.autoFlush !== false && !this.flushScheduled) {
       this.flushScheduled = true;
       // A microtask runs as soon as the current socket chunk is processed: one
@@ -354,6 +366,12 @@ export class RuleEngine {
       collect() {
         this.set(engine.identical.size);
       },
+    });
+    new TotalsCounter(registry, {
+      name: `${METRIC_PREFIX}rule_unwrap_samples_dropped_total`,
+      help: `Unwrapped samples refused because their series already held ${MAX_SAMPLES_PER_SERIES} (quantile/stdvar/stddev/rate_counter keep every sample in the range).`,
+      labelNames: ['rule_group', 'rule'],
+      totals: () => engine.rules.map((r) => [{ rule_group: r.group.name, rule: r.def.name }, r.source.samplesDropped] as const),
     });
     new TotalsCounter(registry, {
       name: `${METRIC_PREFIX}rule_events_too_old_total`,

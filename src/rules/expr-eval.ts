@@ -4,7 +4,7 @@
  * leaf, all read at the same wall-clock instant — and the rest of the tree is
  * a fold over instant vectors.
  */
-import type { Expr, RangeAggExpr } from '../logql/ast.js';
+import type { Expr, Grouping, RangeAggExpr, RangeFn } from '../logql/ast.js';
 import { aggregate, binary, type Sample, type Value } from './instant-vector.js';
 import { vectorBinop, vectorSetOp } from './vector-match.js';
 import { labelReplace } from './label-replace.js';
@@ -32,6 +32,41 @@ export function rangeLeavesOf(expr: Expr): RangeAggExpr[] {
   };
   walk(expr);
   return leaves;
+}
+
+/** Range functions whose samples an enclosing `sum` may group early (syntax/ast.go canInjectVectorGrouping). */
+const PUSHDOWN = new Set<RangeFn>(['bytes_over_time', 'bytes_rate', 'sum_over_time', 'rate', 'count_over_time']);
+
+/**
+ * The grouping Loki injects into a range aggregation's sample extractor:
+ * `sum [by|without (…)] (range_fn(…))` directly around a range aggregation
+ * without its own grouping (VectorAggregationExpr.Extractor). `sum(…)`
+ * without a clause is `by ()`. Only pipelines use it (plain selectors keep
+ * stream series, where it changes nothing). Per leaf: a rule may have several.
+ */
+export function pushedGroupings(expr: Expr): Map<RangeAggExpr, Grouping> {
+  const out = new Map<RangeAggExpr, Grouping>();
+  const walk = (e: Expr): void => {
+    switch (e.type) {
+      case 'vector_agg':
+        if (e.op === 'sum' && e.inner.type === 'range' && e.inner.grouping === undefined && PUSHDOWN.has(e.inner.fn)) {
+          out.set(e.inner, e.grouping ?? { without: false, labels: [] });
+        }
+        walk(e.inner);
+        break;
+      case 'label_replace':
+        walk(e.inner);
+        break;
+      case 'binary':
+        walk(e.lhs);
+        walk(e.rhs);
+        break;
+      default:
+        break;
+    }
+  };
+  walk(expr);
+  return out;
 }
 
 /** The samples of one range aggregation at the instant being evaluated. */

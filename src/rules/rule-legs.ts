@@ -15,7 +15,7 @@
 import type { Expr, RangeAggExpr } from '../logql/ast.js';
 import { LogQLError } from '../logql/ast.js';
 import type { LogEvent } from '../talos/log-event.js';
-import { evaluateExpr, rangeLeavesOf } from './expr-eval.js';
+import { evaluateExpr, pushedGroupings, rangeLeavesOf } from './expr-eval.js';
 import type { Value } from './instant-vector.js';
 import { RangeSource } from './range-source.js';
 import { gridStepForOffset } from './sliding-window.js';
@@ -66,9 +66,18 @@ export class RuleLegs {
   /** Longest history a leg keeps (range + offset), ms. */
   readonly rangeMs: number;
 
-  constructor(readonly expr: Expr) {
+  constructor(
+    readonly expr: Expr,
+    /** Called once per leg when an unwrapped series first reaches its sample cap. */
+    onSampleCap?: (labels: Readonly<Record<string, string>>) => void,
+  ) {
     const leaves = rangeLeavesOf(expr);
-    this.sources = leaves.map((l) => new RangeSource(l));
+    const pushed = pushedGroupings(expr);
+    this.sources = leaves.map((l) => {
+      const src = new RangeSource(l, pushed.get(l));
+      src.onSampleCap = onSampleCap;
+      return src;
+    });
     leaves.forEach((l, i) => this.byLeaf.set(l, this.sources[i]!));
     this.stepMs = lcm(this.sources.map((s) => s.stepMs));
     this.rangeMs = this.sources.reduce((m, s) => Math.max(m, s.slots * s.stepMs), 0);
@@ -92,6 +101,16 @@ export class RuleLegs {
       const src = this.byLeaf.get(leaf)!;
       return src.evaluate(t / src.stepMs);
     });
+  }
+
+  /** Lines too old for every range still to be evaluated, over all legs. */
+  get tooOld(): number {
+    return this.sources.reduce((n, s) => n + s.tooOld, 0);
+  }
+
+  /** Unwrapped samples refused at the per-series cap, over all legs. */
+  get samplesDropped(): number {
+    return this.sources.reduce((n, s) => n + s.samplesDropped, 0);
   }
 
   get seriesCount(): number {

@@ -47,7 +47,7 @@ export class JsonParser implements Stage {
       this.walk(line, 0, line.length, [], lb);
     } catch (e) {
       if (!(e instanceof JsonScanError)) throw e;
-      lb.setError(JSON_ERROR, e.message);
+      lb.setParserError(JSON_ERROR, e.message);
     }
     return line;
   }
@@ -70,6 +70,7 @@ export class JsonParser implements Stage {
         name = this.join(prefix, key);
         if (lb.baseHas(name) || lb.hasMetadata(name)) name = this.join(prefix, key + '_extracted');
       }
+      if (lb.extracted(name)) return;
       lb.set(Category.Parsed, name, scalar(s, v));
     });
   }
@@ -177,7 +178,7 @@ export class JsonExpressionParser implements Stage {
     if (line === '') return line;
     const c = line[0];
     if (c !== '"' && c !== '{' && c !== '[') {
-      lb.setError(JSON_ERROR, undefined);
+      lb.setParserError(JSON_ERROR, undefined);
       return line;
     }
     for (let k = 0; k < this.ids.length; k++) {
@@ -187,7 +188,7 @@ export class JsonExpressionParser implements Stage {
         v = this.lookup(line, this.paths[k]!);
       } catch (e) {
         if (!(e instanceof JsonScanError)) throw e;
-        lb.setError(JSON_ERROR, e.message);
+        lb.setParserError(JSON_ERROR, e.message);
         v = undefined;
       }
       if (v === undefined) {
@@ -229,7 +230,7 @@ export class UnpackParser implements Stage {
   process(line: string, lb: LabelsBuilder): string {
     if (line === '') return line;
     if (line[0] !== '{') {
-      lb.setError(JSON_ERROR, 'expecting json object(6), but it is not');
+      lb.setParserError(JSON_ERROR, 'expecting json object(6), but it is not');
       return line;
     }
     const pending: string[] = [];
@@ -243,11 +244,13 @@ export class UnpackParser implements Stage {
           entry = u;
           return;
         }
-        pending.push(sanitizeLabelKey(lb.parsedName(key)), jsonStringValue(line.slice(v.start, v.end)));
+        const name = lb.parsedName(key);
+        if (lb.extracted(name)) return;
+        pending.push(sanitizeLabelKey(name), jsonStringValue(line.slice(v.start, v.end)));
       });
     } catch (e) {
       if (!(e instanceof JsonScanError)) throw e;
-      lb.setError(JSON_ERROR, e.message);
+      lb.setParserError(JSON_ERROR, e.message);
       return line;
     }
     if (entry === undefined) return line;

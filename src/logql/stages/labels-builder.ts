@@ -14,6 +14,8 @@ export const ERROR_LABEL = '__error__';
 export const ERROR_DETAILS_LABEL = '__error_details__';
 /** Suffix parsers add when an extracted name collides with a stream or metadata label. */
 export const DUPLICATE_SUFFIX = '_extracted';
+/** Set on lines whose parser error the query asked for (logqlmodel.PreserveErrorLabel). */
+export const PRESERVE_ERROR_LABEL = '__preserve_error__';
 
 export const enum Category {
   Stream = 0,
@@ -28,8 +30,21 @@ export class LabelsBuilder {
   /** Added labels per category (stream overrides, structured metadata, parsed). */
   private readonly add: [Map<string, string>, Map<string, string>, Map<string, string>] = [new Map(), new Map(), new Map()];
   private readonly del = new Set<string>();
+  /**
+   * Names parsers set on this line. Loki's parsers skip a name already
+   * extracted (ParserHint.Extracted, recorded on every parsed Set even
+   * without hints), so for duplicate keys the first wins and a later parser
+   * does not overwrite an earlier one.
+   */
+  private readonly extractedNames = new Set<string>();
   err = '';
   errDetails = '';
+  /**
+   * The query names `__error__` in a `by` grouping or (with `by ()`) in a
+   * label filter: parser errors are then kept as data, not a query error
+   * (parser_hints.go PreserveError, parser.go addErrLabel).
+   */
+  preserveErrors = false;
 
   /** Start a new line of stream `base` with its structured metadata. */
   reset(base: Labels, metadata: Labels | undefined): void {
@@ -38,6 +53,7 @@ export class LabelsBuilder {
     this.add[1].clear();
     this.add[2].clear();
     this.del.clear();
+    this.extractedNames.clear();
     this.err = '';
     this.errDetails = '';
     if (metadata !== undefined) {
@@ -97,6 +113,12 @@ export class LabelsBuilder {
       return;
     }
     this.add[category].set(name, value);
+    if (category === Category.Parsed) this.extractedNames.add(name);
+  }
+
+  /** Already set by a parser (or label_format) on this line. */
+  extracted(name: string): boolean {
+    return this.extractedNames.has(name);
   }
 
   delete(name: string): void {
@@ -115,6 +137,12 @@ export class LabelsBuilder {
   setError(err: string, details: string | undefined): void {
     this.err = err;
     if (details !== undefined) this.errDetails = details;
+  }
+
+  /** A parser's error (addErrLabel): also marks the line when errors are preserved. */
+  setParserError(err: string, details: string | undefined): void {
+    this.setError(err, details);
+    if (this.preserveErrors) this.set(Category.Parsed, PRESERVE_ERROR_LABEL, 'true');
   }
 
   /** Every label name currently present (for keep/drop and label_format). */

@@ -215,11 +215,12 @@ export class LogfmtParser implements Stage {
       let key = sanitizeLabelKey(raw);
       if (key === '') continue;
       key = lb.parsedName(key);
+      if (lb.extracted(key)) continue;
       const val = dec.value ?? '';
       if (!this.keepEmpty && val === '') continue;
       lb.set(Category.Parsed, key, cleanValue(val));
     }
-    if (this.strict && dec.err !== undefined) lb.setError(LOGFMT_ERROR, dec.errorText());
+    if (this.strict && dec.err !== undefined) lb.setParserError(LOGFMT_ERROR, dec.errorText());
     return line;
   }
 }
@@ -262,7 +263,7 @@ export class LogfmtExpressionParser implements Stage {
       if (val.includes('\ufffd')) val = '';
       lb.set(Category.Parsed, lb.parsedName(id), val);
     }
-    if (this.strict && dec.err !== undefined) lb.setError(LOGFMT_ERROR, dec.errorText());
+    if (this.strict && dec.err !== undefined) lb.setParserError(LOGFMT_ERROR, dec.errorText());
     return line;
   }
 }

@@ -93,7 +93,10 @@ export class PatternParser implements Stage {
 
   process(line: string, lb: LabelsBuilder): string {
     const values = matchPattern(this.p, line);
-    for (let i = 0; i < values.length; i++) lb.set(Category.Parsed, lb.parsedName(this.p.names[i]!), values[i]!);
+    for (let i = 0; i < values.length; i++) {
+      const name = lb.parsedName(this.p.names[i]!);
+      if (!lb.extracted(name)) lb.set(Category.Parsed, name, values[i]!);
+    }
     return line;
   }
 }

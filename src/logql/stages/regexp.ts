@@ -98,7 +98,8 @@ export class RegexpParser implements Stage {
     if (m === null) return line;
     for (const { name, index } of this.names) {
       const v = m[index];
-      lb.set(Category.Parsed, lb.parsedName(name), v === undefined ? '' : normalise(v));
+      const key = lb.parsedName(name);
+      if (!lb.extracted(key)) lb.set(Category.Parsed, key, v === undefined ? '' : normalise(v));
     }
     return line;
   }
