@@ -25,6 +25,10 @@ export type ParamType = 'any' | 'string';
 
 export interface CallContext {
   readonly externalURL: string;
+  /** LogQL line_format/label_format: the line (`__line__`) and its time. */
+  readonly logLine?: string;
+  readonly logTimeMs?: number;
+  readonly logTimeNsRem?: number;
 }
 
 export interface FuncDef {
@@ -307,7 +311,7 @@ function release(re: RE2): void {
  * "error parsing regexp: …" text. Patterns are nearly always literals in the
  * template, so they are cached; the bound only matters for label-driven ones.
  */
-function withRegexp<T>(pattern: string, fn: (re: RE2) => T): T {
+export function withRegexp<T>(pattern: string, fn: (re: RE2) => T): T {
   let re = regexCache.get(pattern);
   let cached = true;
   if (re === undefined) {
@@ -403,7 +407,7 @@ function groupNames(pattern: string): Record<string, number> {
 const REPLACE_SCAN_BUDGET = 1_000_000;
 
 /** Regexp.ReplaceAllString, with Go's rule that an empty match right after a match is skipped. */
-function replaceAll(re: RE2, pattern: string, repl: string, text: string): string {
+export function replaceAll(re: RE2, pattern: string, repl: string, text: string): string {
   const names = repl.includes('$') ? groupNames(pattern) : {};
   let out = '';
   let lastMatchEnd = 0;

@@ -207,3 +207,24 @@ describe('in the rule engine', () => {
     bad('count_over_time({a="b"} | addr = ip("300.1.1.1") [1m])', /ip: invalid pattern/);
   });
 });
+
+describe('formatting changes what later stages see', () => {
+  const l = [ev(T0 + S, '{"msg":"disk full","level":"error","n":"3"}'), ev(T0 + S, '{"msg":"ok","level":"info","n":"4"}')];
+  it('line filters after line_format test the new line; bytes_* count it', () => {
+    expect(evalAt('sum(count_over_time({job="talos"} | json | line_format "{{.level}}: {{.msg}}" |= "error: disk" [1m]))', l, T0 + 2 * S)).toEqual([' 1']);
+    expect(evalAt('sum(bytes_over_time({job="talos"} | json | line_format "{{.msg}}" [1m]))', l, T0 + 2 * S)).toEqual([' 11']);
+    // A line filter before line_format still sees the original line (and goes to the shared prefilter).
+    expect(parseExpr('count_over_time({job="talos"} |= "disk" | json | line_format "{{.msg}}" |= "full" [1m])')).toMatchObject({
+      selector: { filters: [{ op: '|=', values: ['disk'] }], stages: [{ k: 'json' }, { k: 'line_format' }, { k: 'line_filter' }] },
+    });
+  });
+  it('label_format renames and computes labels used for grouping and unwrap', () => {
+    expect(evalAt('sum by (severity) (count_over_time({job="talos"} | json | label_format severity=level [1m]))', l, T0 + 2 * S)).toEqual(['severity=error 1', 'severity=info 1']);
+    expect(evalAt('sum(sum_over_time({job="talos"} | json | label_format m="{{ mul .n 10 }}" | unwrap m [1m]))', l, T0 + 2 * S)).toEqual([' 70']);
+  });
+  it('decolorize, keep', () => {
+    const c = [ev(T0 + S, '\u001b[31mERROR\u001b[0m x')];
+    expect(evalAt('sum(count_over_time({job="talos"} | decolorize |= "ERROR x" [1m]))', c, T0 + 2 * S)).toEqual([' 1']);
+    expect(evalAt('count_over_time({job="talos"} | json | keep level [1m])', l, T0 + 2 * S)).toEqual(['level=error 1', 'level=info 1']);
+  });
+});
