@@ -126,28 +126,34 @@ export class IdenticalEntries {
  * "copy" needs a collision between two entries of one stream in one epoch:
  * about n²/2⁵⁴ for n entries, negligible.
  */
+// Hash state kept at module level so hashing a line allocates nothing.
+let ha = 0;
+let hb = 0;
+
+function mix(c: number): void {
+  ha = Math.imul(ha ^ c, 0x01000193);
+  hb = Math.imul(hb ^ c, 0x5bd1e995) ^ (hb >>> 15);
+}
+
+function mixString(s: string): void {
+  for (let i = 0; i < s.length; i++) mix(s.charCodeAt(i));
+  mix(0xffff); // separator: no UTF-16 string ends a field with it
+}
+
 function entryHash(ev: LogEvent): number {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ 0x5bd1e995;
-  const mix = (c: number): void => {
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
-  };
-  const str = (s: string): void => {
-    for (let i = 0; i < s.length; i++) mix(s.charCodeAt(i));
-    mix(0xffff); // separator: no UTF-16 string ends a field with it
-  };
+  ha = 0x811c9dc5;
+  hb = 0x01000193 ^ 0x5bd1e995;
   mix(ev.timeMs % 0x10000);
   mix(Math.floor(ev.timeMs / 0x10000) % 0x10000);
   mix(Math.floor(ev.timeMs / 0x100000000));
   mix(ev.timeNsRem % 0x10000);
   mix(Math.floor(ev.timeNsRem / 0x10000));
-  str(ev.line);
+  mixString(ev.line);
   if (ev.metadata !== undefined) {
     for (const k in ev.metadata) {
-      str(k);
-      str(ev.metadata[k]!);
+      mixString(k);
+      mixString(ev.metadata[k]!);
     }
   }
-  return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
+  return (ha >>> 0) * 0x200000 + ((hb >>> 0) & 0x1fffff);
 }
