@@ -14,7 +14,7 @@ import { OpenBatch } from '../src/sinks/loki/batch.js';
 import { crc32 } from '../src/sinks/loki/crc32.js';
 import { encodeJsonPush } from '../src/sinks/loki/encode.js';
 import { encodePushRequest } from '../src/sinks/loki/logproto.js';
-import { LabelSetCache, type LogEvent } from '../src/talos/log-event.js';
+import { LabelSetCache, type LogEvent } from '../src/log-event.js';
 
 const snappy = createRequire(import.meta.url)('snappyjs') as { compress(b: Buffer): Buffer };
 const MiB = 1024 * 1024;

@@ -4,7 +4,7 @@
  * enqueue, never await; one that throws is counted and isolated so it cannot
  * stop the others or the source.
  */
-import type { LogEvent } from './talos/log-event.js';
+import type { LogEvent } from './log-event.js';
 
 export type LogEventHandler = (ev: LogEvent) => void;
 

@@ -1,61 +1,68 @@
 #!/usr/bin/env node
 /**
- * talos-alert-sidecar command line: run | check | replay | demo | config-docs.
+ * talos-alert-sidecar command line: run | check | check config | replay | demo | config-docs.
+ * Exit codes: 0 done, 1 failed (bad config, bad rules, …), 2 usage error.
  */
 import { createRequire } from 'node:module';
 import { ConfigError } from './config/schema.js';
-import { parseArgs } from './config/load.js';
-import { runCommand } from './cli/run.js';
-import { runCheck } from './cli/check.js';
-import { demoCommand } from './cli/demo.js';
-import { replayCommand } from './cli/replay.js';
-import { configDocs } from './config/schema.js';
+import { parseCommand, UsageError, type CommandSpec } from './cli/args.js';
+import { COMMANDS, findCommand } from './cli/commands.js';
 
-const USAGE = `talos-alert-sidecar — LogQL alert rules on the Talos log stream, straight to Alertmanager
+const PROGRAM = 'talos-alert-sidecar';
 
-Usage:
-  talos-alert-sidecar run [--config FILE] [--rules PATH]... [--alertmanager-url URL]...
-                          [--loki-url URL] [--listen HOST:PORT] [--http-listen HOST:PORT]
-                          [--external-url URL] [--spool-dir DIR] [--state-file FILE]
-                          [--unsupported-rules error|skip] [--log-level L] [--log-format json|pretty]
-  talos-alert-sidecar check PATH...                 validate rule files (like promtool check rules)
-  talos-alert-sidecar replay --rules PATH [--output text|json] [--host NAME] [--service NAME] [FILE|-]
-                                                    backtest rules on a capture (json_lines,
-                                                    'talosctl dmesg' or 'talosctl logs SERVICE' output)
-  talos-alert-sidecar demo [--duration SECONDS]     run on embedded defaults with generated Talos traffic
-  talos-alert-sidecar config-docs                   print the settings table (docs/configuration.md)
+function usage(): string {
+  const lines = COMMANDS.map((c) => `  ${c.spec.name.padEnd(14)} ${c.spec.summary}`);
+  return `${PROGRAM} — LogQL alert rules on the Talos log stream, straight to Alertmanager
+
+Usage: ${PROGRAM} COMMAND [FLAG]... [ARG]...
+
+Commands:
+${lines.join('\n')}
+
+  ${PROGRAM} COMMAND --help   flags of one command
+  ${PROGRAM} --version        print the version
 
 Every setting, its flag and default: docs/configuration.md.
 `;
+}
 
-async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['--output', '--duration', '--host', '--service']);
-  if (args.booleans.has('--help') || args.command === 'help' || args.command === '') {
-    process.stdout.write(USAGE);
-    return args.command === '' && !args.booleans.has('--help') ? 2 : 0;
+function commandUsage(spec: CommandSpec): string {
+  return `Usage: ${spec.usage}`;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const first = argv[0];
+  if (first === undefined) {
+    process.stderr.write(usage());
+    return 2;
   }
-  if (args.booleans.has('--version') || args.command === 'version') {
+  if (first === '--help' || first === '-h' || first === 'help') {
+    const found = argv.length > 1 ? findCommand(argv.slice(1)) : undefined;
+    process.stdout.write(found !== undefined ? commandUsage(found.command.spec) : usage());
+    return 0;
+  }
+  if (first === '--version' || first === 'version') {
     const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
     process.stdout.write(`${pkg.version}\n`);
     return 0;
   }
-  switch (args.command) {
-    case 'run':
-      return runCommand(args);
-    case 'check': {
-      const unsupported = args.flags.get('--unsupported-rules')?.at(-1);
-      return runCheck(args.positional, process.stdout, process.stderr, { unsupported: unsupported === 'skip' ? 'skip' : 'error' });
-    }
-    case 'replay':
-      return replayCommand(args);
-    case 'demo':
-      return demoCommand(args);
-    case 'config-docs':
-      process.stdout.write(`${configDocs()}\n`);
+  const found = findCommand(argv);
+  if (found === undefined) {
+    process.stderr.write(`${PROGRAM}: unknown ${first.startsWith('-') ? 'flag' : 'command'} ${JSON.stringify(first)}\n\n${usage()}`);
+    return 2;
+  }
+  const { spec } = found.command;
+  try {
+    const args = parseCommand(spec, found.rest);
+    if (args === undefined) {
+      process.stdout.write(commandUsage(spec));
       return 0;
-    default:
-      process.stderr.write(`unknown command "${args.command}"\n\n${USAGE}`);
-      return 2;
+    }
+    return await found.command.run(args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`${PROGRAM} ${spec.name}: ${e.message}\n\n${commandUsage(e.command ?? spec)}`);
+    return 2;
   }
 }
 
@@ -66,7 +73,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const msg = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
-    process.stderr.write(`talos-alert-sidecar: ${msg}\n`);
+    process.stderr.write(`${PROGRAM}: ${msg}\n`);
     process.exitCode = 1;
   },
 );

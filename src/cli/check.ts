@@ -12,6 +12,8 @@ import { listRuleFiles, loadRuleFile, type LoadOptions } from '../rules/load.js'
 
 export interface CheckOptions {
   unsupported?: LoadOptions['unsupported'];
+  /** Warnings fail the check too (exit 1); today the warnings are skipped (unsupported) rules. */
+  strict?: boolean;
 }
 
 export async function runCheck(
@@ -50,6 +52,10 @@ export async function runCheck(
     const skipped = r.skipped.length > 0 ? `, ${r.skipped.length} skipped (unsupported)` : '';
     out.write(`  SUCCESS: ${n} rules found${skipped}\n`);
     for (const s of r.skipped) out.write(`  SKIPPED: group ${JSON.stringify(s.group)}: rule ${JSON.stringify(s.rule)}: ${s.reason}\n`);
+    if (opts.strict === true && r.skipped.length > 0) {
+      failed = true;
+      err.write(`  FAILED (--strict): ${r.skipped.length} rule(s) skipped\n`);
+    }
     out.write('\n');
   }
   return failed ? 1 : 0;

@@ -5,10 +5,10 @@
  */
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { ParsedArgs } from '../config/load.js';
 import { defaultConfig } from '../config/schema.js';
 import { startSidecar } from '../app.js';
 import { sendTalosTraffic } from '../traffic/index.js';
+import { booleanFlag, stringFlag, UsageError, type CommandArgs } from './args.js';
 
 async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -18,15 +18,15 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-export async function demoCommand(args: ParsedArgs): Promise<number> {
-  const seconds = Number(args.flags.get('--duration')?.at(-1) ?? '15');
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw new Error('--duration: expected seconds between 1 and 3600');
+export async function demoCommand(args: CommandArgs): Promise<number> {
+  const seconds = Number(stringFlag(args, 'duration') ?? '15');
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw new UsageError('flag --duration: expected seconds between 1 and 3600');
   const cfg = defaultConfig();
   cfg.ingest.listen = `127.0.0.1:${(await portFree(6000)) ? 6000 : 0}`;
   cfg.http.listen = `127.0.0.1:${(await portFree(8080)) ? 8080 : 0}`;
   cfg.rules.paths = [fileURLToPath(new URL('../../rules/talos-kernel.yaml', import.meta.url))];
   cfg.rules.watch = false;
-  cfg.log.format = args.booleans.has('--json') ? 'json' : 'pretty';
+  cfg.log.format = booleanFlag(args, 'json') ? 'json' : 'pretty';
   cfg.log.level = 'info';
   const sidecar = await startSidecar(cfg);
   const out = process.stdout;

@@ -6,12 +6,12 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { ParsedArgs } from '../config/load.js';
 import { loadRuleSet } from '../rules/load.js';
 import { Simulation } from '../rules/simulate.js';
 import type { AlertChange } from '../rules/alert.js';
 import { TalosDecoder } from '../talos/decode.js';
 import { captureRecordToTalosJson, detectCaptureFormat, parseTextCapture, type CaptureFormat } from '../talos/text-capture.js';
+import { enumFlag, stringFlag, stringsFlag, type CommandArgs } from './args.js';
 
 export interface ReplayEntry {
   time: string;
@@ -97,14 +97,13 @@ async function readAll(file: string): Promise<string[]> {
   return lines;
 }
 
-export async function replayCommand(args: ParsedArgs): Promise<number> {
-  const paths = args.flags.get('--rules') ?? ['./rules'];
-  const output = args.flags.get('--output')?.at(-1) ?? 'text';
-  if (output !== 'text' && output !== 'json') throw new Error('--output: expected text or json');
-  const rules = await loadRuleSet(paths, { unsupported: args.flags.get('--unsupported-rules')?.at(-1) === 'skip' ? 'skip' : 'error' });
-  const result = replayLines(await readAll(args.positional[0] ?? '-'), rules, {
-    host: args.flags.get('--host')?.at(-1),
-    service: args.flags.get('--service')?.at(-1),
+export async function replayCommand(args: CommandArgs): Promise<number> {
+  const paths = stringsFlag(args, 'rules') ?? ['./rules'];
+  const output = enumFlag(args, 'output', ['text', 'json'], 'text');
+  const rules = await loadRuleSet(paths, { unsupported: enumFlag(args, 'unsupported-rules', ['error', 'skip'], 'error') });
+  const result = replayLines(await readAll(args.positionals[0] ?? '-'), rules, {
+    host: stringFlag(args, 'host'),
+    service: stringFlag(args, 'service'),
   });
   for (const b of result.bad) process.stderr.write(`line ${b.lineNo}: ${b.reason}\n`);
   if (output === 'json') {

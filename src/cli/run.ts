@@ -1,7 +1,7 @@
 /** `run`: the sidecar as a service. SIGTERM/SIGINT drain and exit 0; SIGHUP reloads rules. */
-import type { ParsedArgs } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { startSidecar, type Sidecar } from '../app.js';
+import { configFlags, type CommandArgs } from './args.js';
 
 /** Longest we wait for a graceful stop before exiting anyway. */
 const SHUTDOWN_BOUND_MS = 15_000;
@@ -30,8 +30,8 @@ export function handleSignals(sidecar: Sidecar): void {
   process.on('SIGHUP', () => void sidecar.reload());
 }
 
-export async function runCommand(args: ParsedArgs): Promise<number> {
-  const cfg = loadConfig(args.flags);
+export async function runCommand(args: CommandArgs): Promise<number> {
+  const cfg = loadConfig(configFlags(args));
   const sidecar = await startSidecar(cfg);
   handleSignals(sidecar);
   return -1;

@@ -7,44 +7,6 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { applyDocument, applyFlag, ConfigError, defaultConfig, FIELDS, validate, type Config } from './schema.js';
 
-/** Flags that take a value, by name; repeatable ones collect every value. */
-export const VALUE_FLAGS = new Set(['--config', ...FIELDS.filter((f) => f.flag !== undefined).map((f) => f.flag!)]);
-
-export interface ParsedArgs {
-  command: string;
-  flags: Map<string, string[]>;
-  positional: string[];
-  booleans: Set<string>;
-}
-
-/** `run --rules a --rules b --log-format=pretty x y` → command, flags, positionals. */
-export function parseArgs(argv: readonly string[], extraValueFlags: readonly string[] = []): ParsedArgs {
-  const valueFlags = new Set([...VALUE_FLAGS, ...extraValueFlags]);
-  const flags = new Map<string, string[]>();
-  const positional: string[] = [];
-  const booleans = new Set<string>();
-  let command = '';
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      const name = eq === -1 ? a : a.slice(0, eq);
-      if (valueFlags.has(name)) {
-        const value = eq === -1 ? argv[++i] : a.slice(eq + 1);
-        if (value === undefined) throw new ConfigError(name, 'needs a value');
-        flags.set(name, [...(flags.get(name) ?? []), value]);
-      } else {
-        booleans.add(name);
-      }
-    } else if (command === '') {
-      command = a;
-    } else {
-      positional.push(a);
-    }
-  }
-  return { command, flags, positional, booleans };
-}
-
 function readSecretFile(path: string, key: string): string {
   try {
     return readFileSync(path, 'utf8').trim();
@@ -62,7 +24,8 @@ function resolveSecrets(cfg: Config): void {
   }
 }
 
-export function loadConfig(flags: Map<string, string[]>): Config {
+/** Defaults, then the `--config` file, then the other flags (`--loki-url` → its values, in order). */
+export function loadConfig(flags: ReadonlyMap<string, readonly string[]>): Config {
   const cfg = defaultConfig();
   const file = flags.get('--config')?.at(-1);
   if (file !== undefined) {
@@ -80,7 +43,7 @@ export function loadConfig(flags: Map<string, string[]>): Config {
     }
     applyDocument(cfg, doc);
   }
-  for (const [flag, values] of flags) if (flag !== '--config' && FIELDS.some((f) => f.flag === flag)) applyFlag(cfg, flag, values);
+  for (const [flag, values] of flags) if (flag !== '--config' && FIELDS.some((f) => f.flag === flag)) applyFlag(cfg, flag, [...values]);
   validate(cfg);
   resolveSecrets(cfg);
   return cfg;

@@ -5,7 +5,8 @@
  * (`query`, `toTime`, …) are declared so that a rule using them fails at load
  * time with a clear "not supported" error instead of rendering garbage.
  */
-import { RE2 } from 're2-wasm';
+import { compileLineRegex } from '../re2/re2.js';
+import { compileSubmatchRegex, type SubmatchRegex } from '../re2/captures.js';
 import {
   AlertData,
   GoMap,
@@ -272,64 +273,13 @@ function title(s: string): string {
 
 // ---------------------------------------------------------------- regexps
 
-/** RE2 (C++) error texts → Go regexp/syntax ErrorCode texts. */
-const RE2_TO_GO: Record<string, string> = {
-  'missing )': 'missing closing )',
-  'missing ]': 'missing closing ]',
-  'bad repetition operator': 'invalid nested repetition operator',
-  'no argument for repetition operator': 'missing argument to repetition operator',
-  'invalid repetition size': 'invalid repeat count',
-  'invalid perl operator': 'invalid or unsupported Perl syntax',
-  'invalid named capture group': 'invalid named capture',
-  'trailing \\': 'trailing backslash at end of expression',
-};
-
-const regexCache = new Map<string, RE2 | Error>();
-const REGEX_CACHE_MAX = 1000;
-
-function compileRegexp(pattern: string): RE2 | Error {
-  try {
-    return new RE2(pattern, 'gu');
-  } catch (e) {
-    const msg = (e as Error).message;
-    const prefix = `Invalid regular expression: /${pattern}/gu: `;
-    const body = msg.startsWith(prefix) ? msg.slice(prefix.length) : msg;
-    const colon = body.indexOf(': ');
-    const code = colon < 0 ? body : body.slice(0, colon);
-    const arg = colon < 0 ? '' : body.slice(colon + 2);
-    return new Error(`error parsing regexp: ${RE2_TO_GO[code] ?? code}: \`${arg}\``);
-  }
-}
-
-/** re2-wasm objects live in WASM memory until deleted; uncached ones are freed after use. */
-function release(re: RE2): void {
-  (re as unknown as { wrapper?: { delete?: () => void } }).wrapper?.delete?.();
-}
-
 /**
- * Run `fn` with the Go (RE2) regexp for `pattern`; a bad pattern throws Go's
- * "error parsing regexp: …" text. Patterns are nearly always literals in the
- * template, so they are cached; the bound only matters for label-driven ones.
+ * Regexps come from the product's RE2 engine (src/re2), which reports Go's
+ * "error parsing regexp: …" texts itself: `match` tests with the line-filter
+ * matcher (bounded for every pattern), `reReplaceAll` needs submatches.
  */
-export function withRegexp<T>(pattern: string, fn: (re: RE2) => T): T {
-  let re = regexCache.get(pattern);
-  let cached = true;
-  if (re === undefined) {
-    re = compileRegexp(pattern);
-    if (regexCache.size < REGEX_CACHE_MAX) regexCache.set(pattern, re);
-    else cached = false;
-  }
-  if (re instanceof Error) throw re;
-  try {
-    re.lastIndex = 0;
-    return fn(re);
-  } finally {
-    if (!cached) release(re);
-  }
-}
-
 /** Go's Regexp.Expand for ReplaceAllString: `$1`, `${1}`, `$name`, `${name}`, `$$`. */
-function expand(template: string, m: RegExpExecArray | (string | undefined)[], names: Record<string, number>): string {
+function expand(template: string, m: readonly (string | undefined)[], names: Readonly<Record<string, number>>): string {
   let out = '';
   let i = 0;
   while (i < template.length) {
@@ -362,53 +312,21 @@ function expand(template: string, m: RegExpExecArray | (string | undefined)[], n
   return out;
 }
 
-function groupNames(pattern: string): Record<string, number> {
-  // Count capturing groups left to right to number the named ones as RE2 does.
-  const names: Record<string, number> = {};
-  let n = 0;
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (c === '[') {
-      // skip a character class
-      i++;
-      if (pattern[i] === '^') i++;
-      if (pattern[i] === ']') i++;
-      while (i < pattern.length && pattern[i] !== ']') {
-        if (pattern[i] === '\\') i++;
-        else if (pattern.startsWith('[:', i)) {
-          const e = pattern.indexOf(':]', i + 2);
-          if (e > 0) i = e + 1;
-        }
-        i++;
-      }
-      continue;
-    }
-    if (c !== '(') continue;
-    if (pattern[i + 1] !== '?') {
-      n++;
-      continue;
-    }
-    const m = /^\(\?P?<([A-Za-z0-9_]+)>/.exec(pattern.slice(i));
-    if (m) names[m[1]!] = ++n;
-  }
-  return names;
-}
-
 /**
- * Characters re2-wasm may scan for one reReplaceAll: each exec converts the
- * text from searchPos on, so many matches in a long label value cost
- * quadratic time. Past this bound the call fails (rendered as a template
- * error) instead of freezing the event loop.
+ * Characters searched for one reReplaceAll: each search runs from the last
+ * match on, so many matches in a long label value cost quadratic time. Past
+ * this bound the call fails (rendered as a template error) instead of
+ * freezing the event loop.
  */
 const REPLACE_SCAN_BUDGET = 1_000_000;
 
 /** Regexp.ReplaceAllString, with Go's rule that an empty match right after a match is skipped. */
-export function replaceAll(re: RE2, pattern: string, repl: string, text: string): string {
-  const names = repl.includes('$') ? groupNames(pattern) : {};
+export function replaceAll(re: SubmatchRegex, repl: string, text: string): string {
+  const names: Record<string, number> = {};
+  re.groupNames.forEach((n, i) => {
+    // Go's Expand takes the leftmost group of a name.
+    if (n !== '' && names[n] === undefined) names[n] = i + 1;
+  });
   let out = '';
   let lastMatchEnd = 0;
   let searchPos = 0;
@@ -416,13 +334,12 @@ export function replaceAll(re: RE2, pattern: string, repl: string, text: string)
   while (searchPos <= text.length) {
     scanned += text.length - searchPos + 1;
     if (scanned > REPLACE_SCAN_BUDGET) throw new Error(`reReplaceAll: input too large for ${text.length} characters with this many matches`);
-    re.lastIndex = searchPos;
-    const m = re.exec(text);
+    const m = re.exec(text, searchPos);
     if (m === null) break;
     const start = m.index;
-    const end = start + m[0]!.length;
+    const end = start + m.groups[0]!.length;
     out += text.slice(lastMatchEnd, start);
-    if (end > lastMatchEnd || start === 0) out += expand(repl, m, names);
+    if (end > lastMatchEnd || start === 0) out += expand(repl, m.groups, names);
     lastMatchEnd = end;
     const cp = text.codePointAt(searchPos);
     const width = cp === undefined ? 1 : cp > 0xffff ? 2 : 1;
@@ -584,7 +501,7 @@ export const FUNCS: ReadonlyMap<string, FuncDef> = new Map<string, FuncDef>([
     'match',
     {
       params: ['string', 'string'],
-      call: (a) => withRegexp(str(a[0]!), (re) => re.test(str(a[1]!))),
+      call: (a) => compileLineRegex(str(a[0]!)).test(str(a[1]!)),
     },
   ],
   [
@@ -593,12 +510,14 @@ export const FUNCS: ReadonlyMap<string, FuncDef> = new Map<string, FuncDef>([
       params: ['string', 'string', 'string'],
       call: (a) => {
         const pattern = str(a[0]!);
+        let re: SubmatchRegex;
         try {
-          return withRegexp(pattern, (re) => replaceAll(re, pattern, str(a[1]!), str(a[2]!)));
+          re = compileSubmatchRegex(pattern);
         } catch (e) {
           // regexp.MustCompile panics; text/template reports the panic value.
           throw new Error(`regexp: Compile(${goRegexpQuote(pattern)}): ${(e as Error).message}`);
         }
+        return replaceAll(re, str(a[1]!), str(a[2]!));
       },
     },
   ],

@@ -321,7 +321,8 @@ class Parser implements TokenCursor {
         this.next();
       }
       const p = this.next();
-      if (p.kind !== 'number') this.unexpected(p, 'a number (the quantile)');
+      // A plain error (not the lezer-oracle path): Loki refuses quantile_over_time without φ.
+      if (p.kind !== 'number') this.fail(`syntax error: unexpected ${p.kind === 'eof' ? 'end of input' : JSON.stringify(p.text)}, expected the quantile (a number) as the first parameter of quantile_over_time`, p);
       param = sign * p.num;
       this.expectOp(',', '","');
     } else if (this.peek().kind === 'number' && this.isOp(this.peek(1), ',')) {

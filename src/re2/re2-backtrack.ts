@@ -206,7 +206,7 @@ function emit(re: Re, mode: JsMode): Piece {
       else if (re.max === -1) q = `{${re.min},}`;
       else if (re.min === re.max) q = `{${re.min}}`;
       else q = `{${re.min},${re.max}}`;
-      // Laziness never changes whether a pattern matches, only which submatches (LogQL `| regexp`).
+      // Laziness changes no yes/no answer, but it picks the submatches (captures.ts).
       return { src: body + q + (re.greedy ? '' : '?'), prec: 1 };
     }
   }

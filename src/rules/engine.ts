@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { LogEvent } from '../talos/log-event.js';
+import type { LogEvent } from '../log-event.js';
 import { METRIC_PREFIX } from '../metrics/registry.js';
 import { TotalsCounter } from '../metrics/totals-counter.js';
 import type { AlertChange, AlertListener, Alert } from './alert.js';

@@ -69,6 +69,18 @@ export function pushedGroupings(expr: Expr): Map<RangeAggExpr, Grouping> {
   return out;
 }
 
+/** The only range aggregation of a single-leg expression (tools and tests that drive one RangeSource). */
+export function rangeLeafOf(expr: Expr): RangeAggExpr {
+  const leaves = rangeLeavesOf(expr);
+  if (leaves.length !== 1) throw new Error(`expected exactly one range aggregation, found ${leaves.length}`);
+  return leaves[0]!;
+}
+
+/** The pushed-down `sum` grouping of a single-leg expression (see pushedGroupings). */
+export function extractorGrouping(expr: Expr): Grouping | undefined {
+  return pushedGroupings(expr).get(rangeLeafOf(expr));
+}
+
 /** The samples of one range aggregation at the instant being evaluated. */
 export type LeafEvaluator = (leaf: RangeAggExpr) => Sample[];
 

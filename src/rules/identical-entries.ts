@@ -24,7 +24,7 @@
  * time epoch of the horizon's length: copies share their time, so one epoch
  * lookup is exact, and whole epochs are dropped as they age out.
  */
-import type { LogEvent } from '../talos/log-event.js';
+import type { LogEvent } from '../log-event.js';
 
 interface StreamHistory {
   /** epoch (floor(timeMs / horizon)) → entry hashes. */

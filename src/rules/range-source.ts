@@ -20,7 +20,7 @@ import type { Stage } from '../logql/stages/stage.js';
 import type { Sample } from './instant-vector.js';
 import { SlidingWindow, gridStepForOffset } from './sliding-window.js';
 import { UnwrapWindow, type WindowSummary } from './unwrap-window.js';
-import { labelsKey, type LogEvent } from '../talos/log-event.js';
+import { labelsKey, type LogEvent } from '../log-event.js';
 
 interface Series {
   readonly labels: Readonly<Record<string, string>>;

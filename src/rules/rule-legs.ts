@@ -14,7 +14,7 @@
  */
 import type { Expr, RangeAggExpr } from '../logql/ast.js';
 import { LogQLError } from '../logql/ast.js';
-import type { LogEvent } from '../talos/log-event.js';
+import type { LogEvent } from '../log-event.js';
 import { evaluateExpr, pushedGroupings, rangeLeavesOf } from './expr-eval.js';
 import type { Value } from './instant-vector.js';
 import { RangeSource } from './range-source.js';

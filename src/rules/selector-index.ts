@@ -5,7 +5,7 @@
  * shared literal prefilter across every candidate (LineFilterSet).
  */
 import type { LabelMatcher, LogSelector } from '../logql/ast.js';
-import type { LabelSet, LogEvent } from '../talos/log-event.js';
+import type { LabelSet, LogEvent } from '../log-event.js';
 import { LineFilterSet } from '../logql/line-filter-set.js';
 import { compileLabelRegex } from '../re2/re2.js';
 

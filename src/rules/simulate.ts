@@ -5,7 +5,7 @@
  * engine's timer would, so `for`, expiry and resolution happen at the same
  * instants they would have live.
  */
-import type { LogEvent } from '../talos/log-event.js';
+import type { LogEvent } from '../log-event.js';
 import type { AlertChange } from './alert.js';
 import { RuleEngine } from './engine.js';
 import type { RuleSet } from './rule-file.js';

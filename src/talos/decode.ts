@@ -4,7 +4,7 @@
  * level (`talos-level`; the seed's Vector config read a `level` field Talos
  * never sends). Decoding happens once; the same line goes to rules and Loki.
  */
-import { LabelSetCache, type LabelSet, type LogEvent } from './log-event.js';
+import { LabelSetCache, type LabelSet, type LogEvent } from '../log-event.js';
 import { parseTalosTime } from './time.js';
 import type { RejectReason } from '../sources/ingest-target.js';
 

@@ -9,7 +9,7 @@ import type { EventBus } from '../bus.js';
 import { METRIC_PREFIX } from '../metrics/registry.js';
 import { TotalsCounter } from '../metrics/totals-counter.js';
 import type { Proto, RecordSink, RejectReason } from '../sources/ingest-target.js';
-import type { LabelSet } from './log-event.js';
+import type { LabelSet } from '../log-event.js';
 import type { TalosDecoder } from './decode.js';
 
 interface StreamCount {

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { expect } from 'vitest';
 import type { Registry } from 'prom-client';
 import { defaultConfig, type Config } from '../../src/config/schema.js';
-import { eventTimeNsString, LabelSetCache, type LogEvent } from '../../src/talos/log-event.js';
+import { eventTimeNsString, LabelSetCache, type LogEvent } from '../../src/log-event.js';
 import type { ReceivedEntry } from './loki-receiver.js';
 
 export const silentLogger = pino({ level: 'silent' });

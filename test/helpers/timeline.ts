@@ -1,5 +1,5 @@
 /** Scripted timelines for the rule engine: events at event times, alert sets at instants. */
-import { LabelSetCache, type LogEvent } from '../../src/talos/log-event.js';
+import { LabelSetCache, type LogEvent } from '../../src/log-event.js';
 import { parseRuleFile } from '../../src/rules/load.js';
 import type { RuleSet } from '../../src/rules/rule-file.js';
 import { Simulation } from '../../src/rules/simulate.js';

@@ -8,7 +8,7 @@ import { TcpSource } from '../../src/sources/tcp.js';
 import { UdpSource } from '../../src/sources/udp.js';
 import { TalosDecoder } from '../../src/talos/decode.js';
 import { IngestPipeline } from '../../src/talos/ingest.js';
-import type { LogEvent } from '../../src/talos/log-event.js';
+import type { LogEvent } from '../../src/log-event.js';
 import { createRegistry } from '../../src/metrics/registry.js';
 import { until } from '../helpers/sidecar.js';
 

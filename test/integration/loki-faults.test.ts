@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import { LokiPusher } from '../../src/sinks/loki/pusher.js';
-import type { LogEvent } from '../../src/talos/log-event.js';
+import type { LogEvent } from '../../src/log-event.js';
 import { eventually, expectDeliveredOnce, expectStreamOrder, lokiTestConfig, makeEvents, metricValue, silentLogger } from '../helpers/loki-fixtures.js';
 import { startLokiReceiver, type LokiReceiver } from '../helpers/loki-receiver.js';
 

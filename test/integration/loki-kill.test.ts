@@ -27,7 +27,7 @@ const { Registry } = require('prom-client');
 const { pino } = require('pino');
 const { defaultConfig } = await import(dist + '/config/schema.js');
 const { LokiPusher } = await import(dist + '/sinks/loki/pusher.js');
-const { LabelSetCache } = await import(dist + '/talos/log-event.js');
+const { LabelSetCache } = await import(dist + '/log-event.js');
 const cfg = { ...defaultConfig().loki, url, spoolDir, batchWaitMs: 20, batchBytes: 4096, maxRetries: 1, minBackoffMs: 10, maxBackoffMs: 20, spoolMaxBytes: 64 * 1024 * 1024 };
 const pusher = new LokiPusher(cfg, { registry: new Registry(), logger: pino({ level: 'silent' }) });
 await pusher.start();

@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseArgs } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
+import { configFlags, parseCommand } from '../../src/cli/args.js';
+import { RUN_COMMAND } from '../../src/cli/commands.js';
 import { ConfigError, configDocs, defaultConfig, FIELDS, redactUrl } from '../../src/config/schema.js';
 
 function withFile(text: string): string {
@@ -39,8 +41,8 @@ loki:
 talos:
   static_labels: { cluster: homelab }
 `);
-    const args = parseArgs(['run', '--config', f, '--alertmanager-url', 'http://a:9093', '--alertmanager-url=http://b:9093', '--listen', '127.0.0.1:7001']);
-    const cfg = loadConfig(args.flags);
+    const args = parseCommand(RUN_COMMAND, ['--config', f, '--alertmanager-url', 'http://a:9093', '--alertmanager-url=http://b:9093', '--listen', '127.0.0.1:7001']);
+    const cfg = loadConfig(configFlags(args!));
     expect(cfg.ingest.listen).toBe('127.0.0.1:7001');
     expect(cfg.ingest.maxLineBytes).toBe(65536);
     expect(cfg.alertmanager.urls).toEqual(['http://a:9093', 'http://b:9093']);

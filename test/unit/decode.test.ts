@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TalosDecoder, type DecoderOptions } from '../../src/talos/decode.js';
 import { parseTalosTime } from '../../src/talos/time.js';
-import type { LogEvent } from '../../src/talos/log-event.js';
+import type { LogEvent } from '../../src/log-event.js';
 
 const BASE: DecoderOptions = { job: 'talos-kernel', lineFormat: 'msg', hostNames: {}, labelFields: [], staticLabels: {}, futureToleranceMs: 10_000, metadata: true };
 const KERNEL = '{"clock":6252819,"facility":"user","msg":"[talos] task startAllServices (1/1): waiting for 6 services\\n","priority":"warning","seq":711,"talos-level":"warn","talos-time":"2021-11-26T16:53:21.3258698Z"}';

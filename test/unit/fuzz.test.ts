@@ -26,7 +26,7 @@ import { LineSplitter } from '../../src/sources/line-splitter.js';
 import type { RejectReason } from '../../src/sources/ingest-target.js';
 import { TOO_DEEP_VALUE, TalosDecoder, type DecoderOptions } from '../../src/talos/decode.js';
 import { IngestPipeline } from '../../src/talos/ingest.js';
-import type { LogEvent } from '../../src/talos/log-event.js';
+import type { LogEvent } from '../../src/log-event.js';
 
 const STALL_MS = 200;
 

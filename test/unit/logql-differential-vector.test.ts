@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RuleEngine } from '../../src/rules/engine.js';
 import { resultSamples } from '../../src/rules/expr-eval.js';
-import { LabelSetCache, type LogEvent } from '../../src/talos/log-event.js';
+import { LabelSetCache, type LogEvent } from '../../src/log-event.js';
 import { T0, oneRule } from '../helpers/timeline.js';
 
 const S = 1000;

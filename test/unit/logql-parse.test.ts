@@ -289,3 +289,37 @@ describe('unsupported LogQL is flagged and named', () => {
     }
   });
 });
+
+describe('label filter precedence (syntax.y; trees from parser_test.go)', () => {
+  const filters = (q: string): unknown => {
+    const e = parseExpr(`count_over_time({app="foo"} ${q} [5m])`) as { selector: { stages: Array<{ k: string; filter?: unknown }> } };
+    return e.selector.stages.filter((s) => s.k === 'label_filter').map((s) => s.filter);
+  };
+  const n = (name: string, op: string, value: number) => ({ k: 'number', name, op, value });
+  const str = (name: string, op: string, value: string) => ({ k: 'string', name, op, value });
+  const dur = (name: string, op: string, ms: number) => ({ k: 'duration', name, op, value: ms * 1e6 });
+  it('or binds loosest, and tighter', () => {
+    expect(filters('| json | status_code < 500 or status_code > 200 and latency >= 250ms')).toEqual([
+      { k: 'or', left: n('status_code', '<', 500), right: { k: 'and', left: n('status_code', '>', 200), right: dur('latency', '>=', 250) } },
+    ]);
+    expect(filters('| json | latency >= 250ms or ( status_code < 500 and status_code > 200)')).toEqual([
+      { k: 'or', left: dur('latency', '>=', 250), right: { k: 'and', left: n('status_code', '<', 500), right: n('status_code', '>', 200) } },
+    ]);
+    expect(filters('| json | (duration > 1s or status!= 200) and method!="POST"')).toEqual([
+      { k: 'and', left: { k: 'or', left: dur('duration', '>', 1000), right: n('status', '!=', 200) }, right: str('method', '!=', 'POST') },
+    ]);
+  });
+  it('comma and whitespace take everything to their right', () => {
+    expect(filters('| foo="bar" buzz!="blip", blop=~"boop" or fuzz==5')).toEqual([
+      { k: 'and', left: str('foo', '=', 'bar'), right: { k: 'and', left: str('buzz', '!=', 'blip'), right: { k: 'or', left: str('blop', '=~', 'boop'), right: n('fuzz', '==', 5) } } },
+    ]);
+  });
+  it('bytes and duration literals, ip(), signed numbers', () => {
+    expect(filters('| size >= 2.5KiB | took < 1.5s | a = ip("10.0.0.0/8") | n > -3')).toEqual([
+      { k: 'bytes', name: 'size', op: '>=', value: 2560 },
+      dur('took', '<', 1500),
+      { k: 'ip', name: 'a', op: '=', pattern: '10.0.0.0/8' },
+      n('n', '>', -3),
+    ]);
+  });
+});

@@ -10,7 +10,7 @@ import { parseExpr } from '../../src/logql/parse.js';
 import { LogQLError } from '../../src/logql/ast.js';
 import { resultSamples } from '../../src/rules/expr-eval.js';
 import { RuleLegs } from '../../src/rules/rule-legs.js';
-import { LabelSetCache, type LogEvent } from '../../src/talos/log-event.js';
+import { LabelSetCache, type LogEvent } from '../../src/log-event.js';
 import { T0, oneRule, runTimeline } from '../helpers/timeline.js';
 
 const S = 1000;

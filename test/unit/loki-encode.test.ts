@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { OpenBatch } from '../../src/sinks/loki/batch.js';
 import { encodeBatch } from '../../src/sinks/loki/encode.js';
 import { encodePushRequest } from '../../src/sinks/loki/logproto.js';
-import { eventTimeNsString, LabelSetCache, type LogEvent } from '../../src/talos/log-event.js';
+import { eventTimeNsString, LabelSetCache, type LogEvent } from '../../src/log-event.js';
 import { makeEvents } from '../helpers/loki-fixtures.js';
 import { decodePush, decodePushRequest, snappyDecodeBlock } from '../helpers/loki-receiver.js';
 

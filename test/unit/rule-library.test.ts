@@ -21,7 +21,7 @@ import { listRuleFiles, loadRuleSet } from '../../src/rules/load.js';
 import type { AlertingRuleDef, RuleSet } from '../../src/rules/rule-file.js';
 import { Simulation } from '../../src/rules/simulate.js';
 import { TalosDecoder } from '../../src/talos/decode.js';
-import type { LogEvent } from '../../src/talos/log-event.js';
+import type { LogEvent } from '../../src/log-event.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'library');

@@ -25,6 +25,25 @@ export const enum Category {
 
 export type Labels = Readonly<Record<string, string>>;
 
+const VALID_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const nameCache = new Map<string, string>();
+
+/**
+ * Structured-metadata names as Loki (≥ 3.4) stores them and queries see them:
+ * invalid characters become `_`, a leading digit gets a `_` prefix
+ * (`compact-revision` → `compact_revision`). Same rule as the Loki sink.
+ */
+export function metadataName(name: string): string {
+  if (VALID_NAME.test(name)) return name;
+  let out = nameCache.get(name);
+  if (out === undefined) {
+    out = name.replace(/[^a-zA-Z0-9_]/g, '_');
+    if (out === '' || (out.charCodeAt(0) >= 48 && out.charCodeAt(0) <= 57)) out = `_${out}`;
+    if (nameCache.size < 1024) nameCache.set(name, out);
+  }
+  return out;
+}
+
 export class LabelsBuilder {
   base: Labels = {};
   /** Added labels per category (stream overrides, structured metadata, parsed). */
@@ -59,7 +78,8 @@ export class LabelsBuilder {
     if (metadata !== undefined) {
       // LabelsBuilder.Add: a metadata name that is also a stream label gets the suffix.
       for (const k in metadata) {
-        const name = Object.hasOwn(base, k) ? k + DUPLICATE_SUFFIX : k;
+        const n = metadataName(k);
+        const name = Object.hasOwn(base, n) ? n + DUPLICATE_SUFFIX : n;
         if (name === ERROR_LABEL) this.err = metadata[k]!;
         else if (name === ERROR_DETAILS_LABEL) this.errDetails = metadata[k]!;
         else this.set(Category.Metadata, name, metadata[k]!);

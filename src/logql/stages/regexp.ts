@@ -4,60 +4,24 @@
  * labels; no match sets nothing and keeps the line. The pattern must have
  * at least one named group, names valid and unique.
  *
- * Submatches come from the product's RE2 engine: the RE2 tree, parsed with
- * captures kept, translated to a JS RegExp (re2-backtrack.ts), whose
- * leftmost-first backtracking picks the same submatches as Go's regexp.
- * The translation's worst-case bound decides how long a line it may search;
- * beyond it (a pattern with nested or ambiguous loops on a long line) the
- * linear DFA says whether the line matches at all, and a matching line gets
- * `__error__="RegexpParserErr"` instead of labels rather than risking a stall.
+ * Submatches come from the product's RE2 engine (re2/captures.ts: Go's
+ * leftmost-first groups, bounded work). On a line longer than the pattern
+ * can search with bounded work, the linear DFA still says whether the line
+ * matches; a matching one gets `__error__="RegexpParserErr"` (labels
+ * unknown) rather than risking a stall.
  */
-import { chooseMode, maxBacktrackLength, toJsRegExp } from '../../re2/re2-backtrack.js';
-import { type Re, parseRe2 } from '../../re2/re2-syntax.js';
-import { BACKTRACK_BUDGET, compileLineRegex } from '../../re2/re2.js';
+import { type SubmatchRegex, SubmatchTooCostlyError, compileSubmatchRegex } from '../../re2/captures.js';
+import { type CompiledRegex, compileLineRegex } from '../../re2/re2.js';
 import { Category, type LabelsBuilder } from './labels-builder.js';
 import { type Stage, isValidLabelName, sanitizeLabelKey } from './stage.js';
 
 export const REGEXP_LONG_LINE_ERROR = 'RegexpParserErr';
 
-function strip(re: Re): Re {
-  switch (re.k) {
-    case 'cap':
-      return strip(re.sub);
-    case 'cat':
-    case 'alt':
-      return { k: re.k, subs: re.subs.map(strip) };
-    case 'rep':
-      return { ...re, sub: strip(re.sub) };
-    default:
-      return re;
-  }
-}
-
-function collectCaps(re: Re, out: Array<{ name: string; index: number }>): void {
-  switch (re.k) {
-    case 'cap':
-      out.push({ name: re.name, index: re.index });
-      collectCaps(re.sub, out);
-      break;
-    case 'cat':
-    case 'alt':
-      for (const s of re.subs) collectCaps(s, out);
-      break;
-    case 'rep':
-      collectCaps(re.sub, out);
-      break;
-    default:
-      break;
-  }
-}
-
-/** Named groups in order, validated as Loki's NewRegexpParser does. */
+/** Named groups (name, group number), validated as Loki's NewRegexpParser does. */
 export function regexpCaptureNames(pattern: string): Array<{ name: string; index: number }> {
-  const caps: Array<{ name: string; index: number }> = [];
-  collectCaps(parseRe2(pattern, { captures: true }), caps);
-  if (caps.length === 0) throw new Error('at least one named capture must be supplied');
-  const named = caps.filter((c) => c.name !== '');
+  const re = compileSubmatchRegex(pattern);
+  if (re.groupNames.length === 0) throw new Error('at least one named capture must be supplied');
+  const named = re.groupNames.flatMap((name, i) => (name === '' ? [] : [{ name, index: i + 1 }]));
   const seen = new Set<string>();
   for (const c of named) {
     if (!isValidLabelName(c.name)) throw new Error(`invalid extracted label name '${c.name}'`);
@@ -69,35 +33,28 @@ export function regexpCaptureNames(pattern: string): Array<{ name: string; index
 }
 
 export class RegexpParser implements Stage {
-  private readonly js: RegExp;
-  private readonly maxLen: number;
+  private readonly re: SubmatchRegex;
   private readonly names: Array<{ name: string; index: number }>;
-  private readonly linear: { test(s: string): boolean };
+  private readonly linear: CompiledRegex;
 
   constructor(pattern: string) {
     this.names = regexpCaptureNames(pattern).map((c) => ({ name: sanitizeLabelKey(c.name), index: c.index }));
-    const tree = parseRe2(pattern, { captures: true });
-    const plain = strip(tree);
-    this.js = toJsRegExp(tree, chooseMode(plain));
-    this.maxLen = maxBacktrackLength(plain, BACKTRACK_BUDGET);
+    this.re = compileSubmatchRegex(pattern);
     this.linear = compileLineRegex(pattern);
   }
 
   process(line: string, lb: LabelsBuilder): string {
-    let m: RegExpExecArray | null = null;
-    if (line.length <= this.maxLen) {
-      try {
-        m = this.js.exec(line);
-      } catch {
-        m = null;
-      }
-    } else if (this.linear.test(line)) {
-      lb.setError(REGEXP_LONG_LINE_ERROR, `line of ${line.length} characters too long to extract submatches safely`);
+    let m;
+    try {
+      m = this.re.exec(line);
+    } catch (e) {
+      if (!(e instanceof SubmatchTooCostlyError)) throw e;
+      if (this.linear.test(line)) lb.setError(REGEXP_LONG_LINE_ERROR, e.message);
       return line;
     }
     if (m === null) return line;
     for (const { name, index } of this.names) {
-      const v = m[index];
+      const v = m.groups[index];
       const key = lb.parsedName(name);
       if (!lb.extracted(key)) lb.set(Category.Parsed, key, v === undefined ? '' : normalise(v));
     }
@@ -105,7 +62,7 @@ export class RegexpParser implements Stage {
   }
 }
 
-/** Lone surrogates in a submatch become U+FFFD then a space, as Go's invalid UTF-8 would (parser.go removeInvalidUtf). */
+/** Lone surrogates in a submatch become a space, as Go's invalid UTF-8 does (parser.go removeInvalidUtf). */
 function normalise(v: string): string {
   return v.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, ' ');
 }

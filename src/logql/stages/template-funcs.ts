@@ -9,7 +9,8 @@
  * and `fromJson` are declared unsupported: a template using them fails to
  * compile with that reason (the rule is refused, not run wrong).
  */
-import { FUNCS, type CallContext, type FuncDef, replaceAll, withRegexp } from '../../gotemplate/funcs.js';
+import { FUNCS, type CallContext, type FuncDef, replaceAll } from '../../gotemplate/funcs.js';
+import { compileSubmatchRegex } from '../../re2/captures.js';
 import { GoMap, formatFloatV, sprint, type GoValue } from '../../gotemplate/fmt.js';
 import { parseGoDurationSeconds, parseHumanBytes } from './units.js';
 
@@ -235,24 +236,26 @@ const LOKI_FUNCS_OWN: Array<[string, FuncDef]> = [
   ['TrimPrefix', { params: ['string', 'string'], call: (a) => ((a[0] as string).startsWith(a[1] as string) ? (a[0] as string).slice((a[1] as string).length) : (a[0] as string)) }],
   ['TrimSuffix', { params: ['string', 'string'], call: (a) => ((a[0] as string).endsWith(a[1] as string) && (a[1] as string) !== '' ? (a[0] as string).slice(0, -(a[1] as string).length) : (a[0] as string)) }],
   ['TrimSpace', str1(goTrimSpace)],
-  ['regexReplaceAll', { params: ['string', 'string', 'string'], call: (a) => withRegexp(a[0] as string, (re) => replaceAll(re, a[0] as string, a[2] as string, a[1] as string)) }],
-  ['regexReplaceAllLiteral', { params: ['string', 'string', 'string'], call: (a) => withRegexp(a[0] as string, (re) => replaceAll(re, a[0] as string, (a[2] as string).replace(/\$/g, '$$$$'), a[1] as string)) }],
-  ['count', { params: ['string', 'string'], call: (a) => withRegexp(a[0] as string, (re) => {
+  ['regexReplaceAll', { params: ['string', 'string', 'string'], call: (a) => replaceAll(compileSubmatchRegex(a[0] as string), a[2] as string, a[1] as string) }],
+  ['regexReplaceAllLiteral', { params: ['string', 'string', 'string'], call: (a) => replaceAll(compileSubmatchRegex(a[0] as string), (a[2] as string).replace(/\$/g, '$$$$'), a[1] as string) }],
+  ['count', { params: ['string', 'string'], call: (a) => {
+    // Regexp.FindAllStringIndex(s, -1): an empty match right after a match is skipped.
+    const re = compileSubmatchRegex(a[0] as string);
     const text = a[1] as string;
     let n = 0n;
     let pos = 0;
     let lastEnd = -1;
     while (pos <= text.length) {
-      re.lastIndex = pos;
-      const m = re.exec(text);
+      const m = re.exec(text, pos);
       if (m === null) break;
-      const end = m.index + m[0]!.length;
-      if (!(m[0]!.length === 0 && m.index === lastEnd)) n++;
+      const len = m.groups[0]!.length;
+      const end = m.index + len;
+      if (!(len === 0 && m.index === lastEnd)) n++;
       lastEnd = end;
       pos = end > m.index ? end : m.index + 1;
     }
     return n;
-  }) }],
+  } }],
   ['urldecode', str1(urldecode)],
   ['urlencode', str1(urlencode)],
   ['bytes', str1((x) => { const r = parseHumanBytes(x); if (!r.ok) throw new Error(r.error); return formatFloatV(r.value); })],

@@ -3,7 +3,7 @@
  * references to the LogEvents (no copy, no per-line allocation beyond the
  * array slot) until the batch is sealed and encoded.
  */
-import type { LabelSet, LogEvent } from '../../talos/log-event.js';
+import type { LabelSet, LogEvent } from '../../log-event.js';
 
 export interface StreamEvents {
   readonly stream: LabelSet;

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { eventTimeNsString } from '../../talos/log-event.js';
+import { eventTimeNsString } from '../../log-event.js';
 import type { OpenBatch } from './batch.js';
 import { encodePushRequest } from './logproto.js';
 import { lokiMetadata } from './metadata-name.js';

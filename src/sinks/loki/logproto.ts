@@ -8,7 +8,7 @@
  * bench/loki-encode.ts), so there is none.
  */
 import protobuf from 'protobufjs/light.js';
-import type { LogEvent } from '../../talos/log-event.js';
+import type { LogEvent } from '../../log-event.js';
 import type { OpenBatch } from './batch.js';
 import { lokiMetadataName } from './metadata-name.js';
 

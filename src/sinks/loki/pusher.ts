@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { Registry } from '../../metrics/registry.js';
-import type { LogEvent } from '../../talos/log-event.js';
+import type { LogEvent } from '../../log-event.js';
 import { OpenBatch } from './batch.js';
 import { encodeBatch } from './encode.js';
 import { LokiMetrics } from './metrics.js';
