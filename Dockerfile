@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# talos-alert-sidecar image: multi-stage, production dependencies only, non-root.
+# talos-alert-sidecar image: multi-stage, production dependencies only, non-root, multi-arch.
 #
 # Base: Node.js 26 on Debian 13 "trixie" (slim). Node 26 is the Active LTS line as of
 # 2026-11: Node 24 moved to Maintenance LTS on 2026-10-20 and Node 26 took over as
@@ -10,7 +10,10 @@
 ARG NODE_VERSION=26
 
 # ---- build: all dependencies, compile TypeScript, then drop the dev dependencies ----
-FROM node:${NODE_VERSION}-trixie-slim AS build
+# Runs on the builder's own platform: the output is plain JavaScript and the dependencies
+# have no native code (no install scripts), so one build serves every target platform
+# and multi-arch builds need no emulation for npm and tsc.
+FROM --platform=$BUILDPLATFORM node:${NODE_VERSION}-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -22,6 +25,17 @@ RUN npm run build \
 
 # ---- runtime: compiled JavaScript and production node_modules, nothing else ----
 FROM node:${NODE_VERSION}-trixie-slim AS runtime
+# Set by the release workflow from the git tag and commit.
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="talos-alert-sidecar" \
+      org.opencontainers.image.description="Runs the Loki ruler's LogQL alert rules on the Talos log stream and alerts Alertmanager within milliseconds, forwarding every line to Loki." \
+      org.opencontainers.image.source="https://github.com/talos-alert-sidecar/talos-alert-sidecar" \
+      org.opencontainers.image.url="https://github.com/talos-alert-sidecar/talos-alert-sidecar" \
+      org.opencontainers.image.documentation="https://github.com/talos-alert-sidecar/talos-alert-sidecar/blob/main/README.md" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
 WORKDIR /app
 # npm/npx/corepack are only needed to build; without them the image is smaller and has less to patch.
@@ -32,6 +46,9 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY rules ./rules
+# A config that runs as is (rules above, alerts logged without an Alertmanager);
+# the Helm chart mounts its own over it.
+COPY deploy/config.default.yaml /etc/talos-alert-sidecar/config.yaml
 # The base image's `node` user, by number so Kubernetes can verify runAsNonRoot.
 USER 1000:1000
 # Talos json_lines (TCP and UDP share the port) and HTTP (/metrics, /healthz, /readyz, API).

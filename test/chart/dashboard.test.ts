@@ -1,24 +1,21 @@
 /**
  * The Grafana dashboard: well-formed dashboard JSON (ids, layout, data source
- * and variable references), every PromQL expression accepted by Prometheus'
- * own parser (promtool), and every metric and label it queries present in the
- * real sidecar's /metrics after real Talos lines went through it.
+ * and variable references, units), every PromQL expression accepted by
+ * Prometheus' own parser (promtool), every metric and label it queries present
+ * in the real sidecar's /metrics after real Talos lines went through it, and
+ * every exported metric family shown in a panel or deliberately hidden
+ * (chart/dashboards/hidden-metrics.json).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import dgram from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
-import { defaultConfig, validate } from '../../src/config/schema.js';
 import { CHART_DIR, REPO_ROOT } from '../helpers/helm.js';
-import { startAlertmanager } from '../helpers/alertmanager.js';
 import { requireBinary } from '../helpers/daemon-process.js';
-import { startLokiReceiver } from '../helpers/loki-receiver.js';
 import { PROMTOOL_BIN } from '../helpers/prometheus.js';
+import { familyOf, metricNames, scrapeLiveSidecar, type Exposition } from './live-metrics.js';
 
 interface Target {
   refId: string;
@@ -29,6 +26,7 @@ interface Panel {
   id: number;
   type: string;
   title: string;
+  fieldConfig?: { defaults: { unit?: string } };
   gridPos: { x: number; y: number; w: number; h: number };
   datasource?: { type: string; uid: string };
   targets?: Target[];
@@ -52,6 +50,8 @@ interface Dashboard {
 }
 
 const dashboard = JSON.parse(readFileSync(join(CHART_DIR, 'dashboards/talos-alert-sidecar.json'), 'utf8')) as Dashboard;
+const hidden = JSON.parse(readFileSync(join(CHART_DIR, 'dashboards/hidden-metrics.json'), 'utf8')) as { metrics: Record<string, string>; pending?: Record<string, string> };
+const pending = hidden.pending ?? {};
 const panels = dashboard.panels;
 const queryPanels = panels.filter((p) => p.type !== 'row');
 const variables = dashboard.templating.list;
@@ -79,27 +79,7 @@ function concrete(expr: string): string {
     .replace(/\$\{?([a-zA-Z_]\w*)\}?/g, '.*');
 }
 
-const KEYWORDS = new Set([
-  'sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar', 'topk', 'bottomk', 'quantile', 'count_values',
-  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan',
-]);
-
-/** Metric names a PromQL expression selects (strings, matchers, ranges and grouping lists removed first). */
-export function metricNames(expr: string): string[] {
-  const bare = expr
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
-    .replace(/\{[^}]*\}/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ')
-    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
-  const names = new Set<string>();
-  for (const m of bare.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
-    const after = bare.slice(m.index! + m[0].length);
-    if (/^\s*\(/.test(after)) continue; // function or aggregation
-    if (KEYWORDS.has(m[0])) continue;
-    names.add(m[0]);
-  }
-  return [...names];
-}
+const TARGET_LABELS = ['job', 'instance', 'le', 'namespace', 'pod', 'node', 'container', 'service', 'endpoint'];
 
 /** Label names an expression filters or groups on, except target labels Prometheus adds itself. */
 function labelNames(expr: string): string[] {
@@ -111,7 +91,8 @@ function labelNames(expr: string): string[] {
   for (const m of noStrings.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)) {
     for (const l of m[1]!.split(',')) if (l.trim() !== '') out.add(l.trim());
   }
-  for (const t of ['job', 'instance', 'le']) out.delete(t);
+  // Target labels Prometheus and the ServiceMonitor add (never on /metrics itself), and `le`.
+  for (const t of TARGET_LABELS) out.delete(t);
   return [...out];
 }
 
@@ -171,14 +152,63 @@ describe('dashboard JSON', () => {
     }
   });
 
-  it('shows what the issue asks for', () => {
+  it('shows what the issues ask for', () => {
     const exprs = PANEL_EXPRS.map((e) => e.expr);
     const has = (re: RegExp): boolean => exprs.some((e) => re.test(e));
     expect(has(/sum by \(host, stream\) \(rate\(talos_alert_sidecar_lines_received_total/)).toBe(true);
     expect(has(/sum by \(rule_group, rule\) \(rate\(talos_alert_sidecar_rule_matches_total/)).toBe(true);
     expect(has(/sum by \(state\) \(talos_alert_sidecar_alerts\{/)).toBe(true);
-    expect(has(/talos_alert_sidecar_loki_/)).toBe(true);
+    expect(has(/sum by \(alertname, state\) \(talos_alert_sidecar_alerts\{[^}]*state!="inactive"/), 'alerts by rule').toBe(true);
+    expect(has(/talos_alert_sidecar_connections_refused_total/)).toBe(true);
+    expect(has(/talos_alert_sidecar_connections_evicted_total/)).toBe(true);
+    expect(has(/talos_alert_sidecar_loki_spool_bytes/)).toBe(true);
+    expect(has(/talos_alert_sidecar_loki_spool_corrupt_total/)).toBe(true);
+    expect(has(/sum by \(code\) \(rate\(talos_alert_sidecar_loki_requests_total/)).toBe(true);
+    expect(has(/talos_alert_sidecar_rules_loaded/)).toBe(true);
+    expect(has(/talos_alert_sidecar_rule_events_too_old_total/)).toBe(true);
+    expect(has(/talos_alert_sidecar_timestamp_fallbacks_total/)).toBe(true);
     expect(has(/talos_alert_sidecar_alertmanager_/)).toBe(true);
+  });
+
+  it('has pod and node variables, and every query follows job, pod and node', () => {
+    const names = variables.map((v) => v.name);
+    for (const n of ['datasource', 'job', 'pod', 'node', 'host']) expect(names).toContain(n);
+    for (const { where, expr } of PANEL_EXPRS) {
+      for (const l of ['job', 'pod', 'node']) {
+        for (const sel of expr.matchAll(/[a-z_:]+\{([^}]*)\}/g)) expect(sel[1], `${where}: ${l}=~"$${l}"`).toContain(`${l}=~"$${l}"`);
+      }
+    }
+  });
+
+  it('uses the right unit for what each panel plots', () => {
+    const unitFor = (expr: string): string | undefined => {
+      if (/histogram_quantile\(.*_seconds_bucket/.test(expr)) return 's';
+      if (/rate\([a-z_]*bytes_(received|sent)_total/.test(expr)) return 'Bps';
+      if (/rate\([a-z_]*(lines_received|lines_sent|dropped_lines|rule_matches|events_too_old)_total/.test(expr)) return 'suffix: lines/s';
+      if (/^time\(\) - /.test(expr)) return 's';
+      if (!/rate\(/.test(expr) && /_bytes\{/.test(expr)) return 'bytes';
+      return undefined;
+    };
+    let checked = 0;
+    for (const p of queryPanels.filter((x) => x.type !== 'table')) {
+      const unit = p.fieldConfig?.defaults.unit;
+      expect(unit, `${p.title} has a unit`).toBeDefined();
+      const wanted = new Set(p.targets!.map((t) => unitFor(t.expr)).filter((u) => u !== undefined));
+      expect(wanted.size, `${p.title}: one unit fits all its queries`).toBeLessThanOrEqual(1);
+      if (wanted.size === 1) {
+        expect(unit, p.title).toBe([...wanted][0]);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(15);
+  });
+
+  it('hidden-metrics.json is a list of reasons, none of them queried', () => {
+    const queried = new Set(ALL_EXPRS.flatMap((e) => metricNames(e.expr)));
+    for (const [name, reason] of [...Object.entries(hidden.metrics), ...Object.entries(pending)]) {
+      expect(reason.length, name).toBeGreaterThan(10);
+      for (const q of queried) expect(q === name || q.startsWith(`${name}_bucket`), `${name} is hidden but queried`).toBe(false);
+    }
   });
 
   it("parses with Prometheus' PromQL parser (promtool check rules)", () => {
@@ -198,120 +228,53 @@ describe('dashboard JSON', () => {
 });
 
 describe('dashboard queries against the real /metrics', () => {
-  const work = mkdtempSync(join(tmpdir(), 'tas-dash-live-'));
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-  /** Exposition text → metric families and the label names seen on each series name. */
-  function parseExposition(text: string): { names: Set<string>; labels: Map<string, Set<string>> } {
-    const names = new Set<string>();
-    const labels = new Map<string, Set<string>>();
-    for (const line of text.split('\n')) {
-      const type = /^# TYPE (\S+) (\S+)$/.exec(line);
-      if (type) {
-        const [, name, kind] = type;
-        if (kind === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(name! + s);
-        else if (kind === 'summary') for (const s of ['', '_sum', '_count']) names.add(name! + s);
-        else names.add(name!);
-        continue;
-      }
-      const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? /.exec(line);
-      if (!sample) continue;
-      const set = labels.get(sample[1]!) ?? new Set<string>();
-      for (const l of (sample[2] ?? '').matchAll(/([a-zA-Z_]\w*)="/g)) set.add(l[1]!);
-      labels.set(sample[1]!, set);
-    }
-    return { names, labels };
-  }
-
-  it('every metric and label the dashboard queries is exported by the sidecar', async () => {
-    // Loaded here, not at the top, so the structural checks above run even while app.ts is being written.
-    const { startSidecar } = await import('../../src/app.js');
-
-    // The chart's rules, in the tenant layout the chart mounts them in.
-    mkdirSync(join(work, 'rules/fake'), { recursive: true });
-    writeFileSync(join(work, 'rules/fake/talos-kernel.yaml'), readFileSync(join(CHART_DIR, 'rules/talos-kernel.yaml')));
-    // Real peers, so the Alertmanager and Loki metrics carry their labels: Debian's Alertmanager
-    // and the project's Loki push stand-in.
-    const am = await startAlertmanager();
-    const loki = await startLokiReceiver();
-    const cfg = defaultConfig();
-    cfg.ingest.listen = '127.0.0.1:0';
-    cfg.http.listen = '127.0.0.1:0';
-    cfg.rules.paths = [join(work, 'rules')];
-    cfg.rules.watch = false;
-    cfg.alertmanager.urls = [am.url];
-    cfg.loki.url = loki.url;
-    cfg.loki.batchWaitMs = 100;
-    cfg.loki.spoolDir = join(work, 'spool');
-    validate(cfg);
-    const sidecar = await startSidecar(cfg, { logger: pino({ level: 'silent' }) });
-    try {
-      // One kernel record over TCP that the seed's BTRFS rule matches (for: 0m → firing), one service record over UDP.
-      const now = new Date().toISOString();
-      const kernel = { clock: 1, facility: 'kern', msg: 'BTRFS error (device sdb state EA): parent transid verify failed on logical 1 mirror 1 wanted 2 found 1\n', priority: 'err', seq: 1, 'talos-level': 'error', 'talos-time': now };
-      const service = { msg: 'finished scheduled compaction', 'talos-level': 'info', 'talos-service': 'etcd', 'talos-time': now };
-      await new Promise<void>((resolve, reject) => {
-        const s = net.connect(sidecar.ingest.tcpPort, '127.0.0.1', () => s.end(`${JSON.stringify(kernel)}\n`, () => resolve()));
-        s.once('error', reject);
-      });
-      const udp = dgram.createSocket('udp4');
-      await new Promise<void>((resolve, reject) => udp.send(JSON.stringify(service), sidecar.ingest.udpPort, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
-      udp.close();
-
-      // Poll /metrics (bounded) until both records are counted, the alert fired and reached
-      // Alertmanager, and Loki took the lines.
-      const total = (text: string, name: string): number =>
-        [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
-      let text = '';
-      const deadline = Date.now() + 15_000;
-      for (;;) {
-        const res = await fetch(`http://127.0.0.1:${sidecar.httpPort}/metrics`);
-        text = await res.text();
-        if (
-          total(text, 'talos_alert_sidecar_lines_received_total') >= 2 &&
-          /^talos_alert_sidecar_alerts\{[^}]*state="firing"[^}]*\} 1$/m.test(text) &&
-          total(text, 'talos_alert_sidecar_alertmanager_alerts_sent_total') >= 1 &&
-          total(text, 'talos_alert_sidecar_loki_lines_sent_total') >= 2
-        ) {
-          break;
-        }
-        if (Date.now() > deadline) throw new Error(`records not through the pipeline within 15 s:\n${text}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-
-      const exported = parseExposition(text);
-      const checkedLabels: string[] = [];
-      for (const { where, expr } of ALL_EXPRS) {
-        const names = metricNames(expr);
-        expect(names.length, `${where} queries a metric`).toBeGreaterThan(0);
-        for (const n of names) expect(exported.names.has(n), `${where}: ${n} is not in /metrics`).toBe(true);
-        // Labels can be checked where series exist (labelled metrics nobody touched yet have none).
-        const seen = new Set(names.flatMap((n) => [...(exported.labels.get(n) ?? [])]));
-        if (seen.size === 0) continue;
-        for (const l of labelNames(expr)) {
-          expect(seen.has(l), `${where}: label ${l} not on ${names.join(', ')}`).toBe(true);
-          checkedLabels.push(`${names[0]}:${l}`);
-        }
-      }
-      // The traffic above made the issue's key label sets real, so they were checked, not skipped.
-      for (const k of [
-        'talos_alert_sidecar_lines_received_total:host',
-        'talos_alert_sidecar_lines_received_total:stream',
-        'talos_alert_sidecar_rule_matches_total:rule_group',
-        'talos_alert_sidecar_rule_matches_total:rule',
-        'talos_alert_sidecar_alerts:state',
-        'talos_alert_sidecar_alerts:alertname',
-        'talos_alert_sidecar_bytes_received_total:proto',
-        'talos_alert_sidecar_alertmanager_alerts_sent_total:alertmanager',
-        'talos_alert_sidecar_alertmanager_queue_length:alertmanager',
-      ]) {
-        expect(checkedLabels, k).toContain(k);
-      }
-    } finally {
-      await sidecar.close();
-      await Promise.all([am.stop(), loki.close()]);
-    }
+  let exported: Exposition;
+  beforeAll(async () => {
+    exported = await scrapeLiveSidecar();
   }, 60_000);
+
+  it('every metric and label the dashboard queries is exported by the sidecar', () => {
+    const checkedLabels: string[] = [];
+    for (const { where, expr } of ALL_EXPRS) {
+      const names = metricNames(expr);
+      expect(names.length, `${where} queries a metric`).toBeGreaterThan(0);
+      for (const n of names) expect(exported.names.has(n), `${where}: ${n} is not in /metrics`).toBe(true);
+      // Labels can be checked where series exist (labelled metrics nobody touched yet have none).
+      const seen = new Set(names.flatMap((n) => [...(exported.labels.get(n) ?? [])]));
+      if (seen.size === 0) continue;
+      for (const l of labelNames(expr)) {
+        expect(seen.has(l), `${where}: label ${l} not on ${names.join(', ')}`).toBe(true);
+        checkedLabels.push(`${names[0]}:${l}`);
+      }
+    }
+    // The traffic made the issue's key label sets real, so they were checked, not skipped.
+    for (const k of [
+      'talos_alert_sidecar_lines_received_total:host',
+      'talos_alert_sidecar_lines_received_total:stream',
+      'talos_alert_sidecar_rule_matches_total:rule_group',
+      'talos_alert_sidecar_rule_matches_total:rule',
+      'talos_alert_sidecar_alerts:state',
+      'talos_alert_sidecar_alerts:alertname',
+      'talos_alert_sidecar_bytes_received_total:proto',
+      'talos_alert_sidecar_alertmanager_alerts_sent_total:alertmanager',
+      'talos_alert_sidecar_alertmanager_queue_length:alertmanager',
+      'talos_alert_sidecar_loki_requests_total:code',
+      'talos_alert_sidecar_rules_loaded:type',
+      'talos_alert_sidecar_connections_refused_total:reason',
+    ]) {
+      expect(checkedLabels, k).toContain(k);
+    }
+  });
+
+  it('every exported metric family is in a panel or deliberately hidden (hidden-metrics.json)', () => {
+    const shown = new Set(PANEL_EXPRS.flatMap((e) => metricNames(e.expr)).map((n) => familyOf(n, exported)));
+    const families = [...exported.families.keys()];
+    expect(families.length).toBeGreaterThan(40);
+    const missing = families.filter((f) => !shown.has(f) && hidden.metrics[f] === undefined && pending[f] === undefined);
+    expect(missing, 'exported but neither in a panel nor in chart/dashboards/hidden-metrics.json').toEqual([]);
+    const stale = Object.keys(hidden.metrics).filter((f) => !exported.families.has(f));
+    expect(stale, 'hidden-metrics.json lists families the sidecar does not export').toEqual([]);
+  });
 });
 
 describe('metricNames (the extraction the live check relies on)', () => {

@@ -8,7 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { startSidecar } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load.js';
+import { parseHostPort } from '../../src/config/schema.js';
+import { kernelRecord, sendLines, until } from '../helpers/sidecar.js';
 import { parse as parseYaml } from 'yaml';
 import type { IDaemonSet } from 'kubernetes-models/apps/v1';
 import { CHART_DIR, REPO_ROOT, findOne, helmTemplate } from '../helpers/helm.js';
@@ -23,6 +29,8 @@ interface Instruction {
 interface Stage {
   from: string;
   name: string;
+  /** FROM flags, e.g. `--platform=$BUILDPLATFORM`. */
+  flags: string[];
   body: Instruction[];
 }
 
@@ -48,8 +56,8 @@ function stages(ins: Instruction[]): { args: Instruction[]; stages: Stage[] } {
   const st: Stage[] = [];
   for (const i of ins) {
     if (i.op === 'FROM') {
-      const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(i.args)!;
-      st.push({ from: m[1]!, name: m[2] ?? String(st.length), body: [] });
+      const m = /^((?:--\S+\s+)*)(\S+)(?:\s+AS\s+(\S+))?$/i.exec(i.args)!;
+      st.push({ from: m[2]!, name: m[3] ?? String(st.length), flags: m[1]!.trim().split(/\s+/).filter(Boolean), body: [] });
     } else if (st.length === 0) {
       args.push(i);
     } else {
@@ -78,9 +86,18 @@ function lint(file: string): { totalIssues: number; issues: { title: string }[] 
 
 describe('dockerfilelint', () => {
   it('reports no issue for the Dockerfile', () => {
-    const r = lint(DOCKERFILE);
-    expect(r.issues).toEqual([]);
-    expect(r.totalIssues).toBe(0);
+    // dockerfilelint 1.8 predates `FROM --platform=…` and reads the flag as the image name
+    // (then "missing tag"); it lints a copy without FROM flags, which are checked below.
+    const dir = mkdtempSync(join(tmpdir(), 'tas-dockerfile-'));
+    try {
+      const copy = join(dir, 'Dockerfile');
+      writeFileSync(copy, text.replace(/^FROM (?:--\S+\s+)+/gm, 'FROM '));
+      const r = lint(copy);
+      expect(r.issues).toEqual([]);
+      expect(r.totalIssues).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('does flag a careless Dockerfile (so the clean result means something)', () => {
@@ -192,16 +209,110 @@ describe('.dockerignore', () => {
       .flatMap((s) => all(s, 'COPY'))
       .filter((c) => !c.startsWith('--from='))
       .flatMap((c) => c.split(/\s+/).slice(0, -1));
-    expect(sources.sort()).toEqual(['package-lock.json', 'package.json', 'rules', 'src', 'tsconfig.json']);
-    for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'src/cli.ts', 'src/app.ts', 'src/config/schema.ts', 'rules/talos-kernel.yaml']) {
+    expect(sources.sort()).toEqual(['deploy/config.default.yaml', 'package-lock.json', 'package.json', 'rules', 'src', 'tsconfig.json']);
+    for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'src/cli.ts', 'src/app.ts', 'src/config/schema.ts', 'rules/talos-kernel.yaml', 'deploy/config.default.yaml']) {
       expect(existsSync(join(REPO_ROOT, f)), `${f} exists`).toBe(true);
       expect(included(f), `${f} in the build context`).toBe(true);
     }
   });
 
   it('keeps local build output, dependencies, caches, tests and the chart out', () => {
-    for (const f of ['node_modules/yaml/package.json', 'dist/cli.js', '.git/HEAD', '.cache/helm/helm', 'test/chart/render.test.ts', 'chart/values.yaml', 'src/x/node_modules/y.js']) {
+    for (const f of ['node_modules/yaml/package.json', 'dist/cli.js', '.git/HEAD', '.cache/helm/helm', 'test/chart/render.test.ts', 'chart/values.yaml', 'src/x/node_modules/y.js', 'deploy/other.yaml', '.github/workflows/release.yml']) {
       expect(included(f), f).toBe(false);
     }
   });
+});
+
+describe('multi-arch build and image metadata', () => {
+  it('builds the JavaScript once on the build platform; the runtime stage is the target platform', () => {
+    expect(build.flags).toEqual(['--platform=$BUILDPLATFORM']);
+    expect(runtime.flags).toEqual([]);
+    // Safe only because no dependency compiles native code for the build platform.
+    const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; hasInstallScript?: boolean }> };
+    const native = Object.entries(lock.packages).filter(([, p]) => p.dev !== true && p.hasInstallScript === true).map(([k]) => k);
+    expect(native).toEqual([]);
+  });
+
+  it('carries OCI labels: source, version (from a build arg), licenses (the package licence)', () => {
+    const labels = new Map<string, string>();
+    for (const l of all(runtime, 'LABEL')) {
+      for (const m of l.matchAll(/([a-z.]+)="((?:[^"\\]|\\.)*)"/g)) labels.set(m[1]!, m[2]!);
+    }
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { license: string; version: string };
+    expect(labels.get('org.opencontainers.image.source')).toBe('https://github.com/talos-alert-sidecar/talos-alert-sidecar');
+    expect(labels.get('org.opencontainers.image.licenses')).toBe(pkg.license);
+    expect(labels.get('org.opencontainers.image.version')).toBe('${VERSION}');
+    expect(all(runtime, 'ARG')).toContain(`VERSION=${pkg.version}`);
+    expect(labels.get('org.opencontainers.image.revision')).toBe('${REVISION}');
+  });
+
+  it('the published image name is the chart default and the Artifact Hub image', () => {
+    const values = parseYaml(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as { image: { repository: string } };
+    expect(values.image.repository).toBe('ghcr.io/talos-alert-sidecar/talos-alert-sidecar');
+    const chart = parseYaml(readFileSync(join(CHART_DIR, 'Chart.yaml'), 'utf8')) as { appVersion: string; annotations: Record<string, string> };
+    const images = parseYaml(chart.annotations['artifacthub.io/images']!) as { image: string }[];
+    expect(images.map((i) => i.image)).toEqual([`${values.image.repository}:${chart.appVersion}`]);
+  });
+});
+
+describe('the default config inside the image', () => {
+  const DEFAULT = join(REPO_ROOT, 'deploy/config.default.yaml');
+  const copy = all(runtime, 'COPY').find((c) => c.startsWith('deploy/config.default.yaml '));
+
+  it('is copied to the path CMD runs with, and agrees with the image layout', () => {
+    expect(copy).toBeDefined();
+    const cmd = jsonForm(runtime, 'CMD');
+    expect(copy!.split(/\s+/)[1]).toBe(cmd[cmd.indexOf('--config') + 1]);
+    const cfg = loadConfig(new Map([['--config', [DEFAULT]]]));
+    const workdir = all(runtime, 'WORKDIR').at(-1)!;
+    const rulesCopy = all(runtime, 'COPY').find((c) => c.startsWith('rules '))!;
+    expect(cfg.rules.paths).toEqual([join(workdir, rulesCopy.split(/\s+/)[1]!)]);
+    const ports = all(runtime, 'EXPOSE').flatMap((e) => e.split(/\s+/));
+    expect(ports).toContain(`${parseHostPort(cfg.ingest.listen).port}/tcp`);
+    expect(ports).toContain(`${parseHostPort(cfg.ingest.listen).port}/udp`);
+    expect(ports).toContain(String(parseHostPort(cfg.http.listen).port));
+    expect(parseHostPort(cfg.ingest.listen).host).toBe('0.0.0.0'); // reachable through -p
+    expect(cfg.alertmanager.urls).toEqual([]);
+    expect(cfg.loki.url).toBe('');
+    // Nothing written to disk: runs with a read-only root filesystem.
+    expect(cfg.state.file).toBe('');
+    expect(cfg.loki.spoolDir).toBe('');
+  });
+
+  it('runs as is: ready, and logs the alert a BTRFS line fires (no Alertmanager configured)', async () => {
+    // The image's config with the image paths mapped onto this checkout and ephemeral ports
+    // (tests never take fixed ports); everything else exactly as shipped.
+    const dir = mkdtempSync(join(tmpdir(), 'tas-default-config-'));
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const l of chunk.toString().split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
+        cb();
+      },
+    });
+    const file = join(dir, 'config.yaml');
+    writeFileSync(
+      file,
+      readFileSync(DEFAULT, 'utf8')
+        .replace(/^(\s*- )\/app\/rules$/m, `$1${join(REPO_ROOT, 'rules')}`)
+        .replace(/^(\s*listen: )0\.0\.0\.0:(6000|8080)$/gm, '$1127.0.0.1:0'),
+    );
+    const cfg = loadConfig(new Map([['--config', [file]]]));
+    cfg.rules.watch = false; // no file watcher left behind in the test process
+    const sidecar = await startSidecar(cfg, { logger: pino({ level: cfg.log.level }, sink) });
+    try {
+      const ready = await fetch(`http://127.0.0.1:${sidecar.httpPort}/readyz`);
+      expect(ready.status).toBe(200);
+      await sendLines(sidecar.ingest.tcpPort, [kernelRecord('BTRFS error (device sdb state EA): parent transid verify failed on logical 1 mirror 1 wanted 2 found 1')]);
+      const logged = await until(
+        () => lines.find((l) => String(l.msg).startsWith('alert') && (l.labels as Record<string, string> | undefined)?.alertname === 'BTRFSCorruptionDetected'),
+        (l) => l !== undefined,
+      );
+      expect(logged!.msg).toBe('alert (not sent: no alertmanager configured)');
+      expect(lines.some((l) => l.msg === 'no alertmanager configured: alerts are logged, not sent')).toBe(true);
+    } finally {
+      await sidecar.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

@@ -46,9 +46,14 @@ describe('values.schema.json rejects wrong values', () => {
   const cases: { name: string; setJson: string; key: string }[] = [
     { name: 'a port given as a string', setJson: 'ingest.port="6000"', key: 'ingest.port' },
     { name: 'a boolean given as a string', setJson: 'ingest.udp="yes"', key: 'ingest.udp' },
-    { name: 'a node port out of range', setJson: 'ingest.service.nodePort=70000', key: 'ingest.service.nodePort' },
-    { name: 'a Service type that cannot carry externalTrafficPolicy', setJson: 'ingest.service.type="ClusterIP"', key: 'ingest.service.type' },
-    { name: 'an unknown persistence type', setJson: 'persistence.type="pvc"', key: 'persistence.type' },
+    { name: 'two replicas on one node port', setJson: 'cluster.service.nodePorts=[30600,30600]', key: 'cluster.service.nodePorts' },
+    { name: 'an unknown mode', setJson: 'mode="daemonset"', key: 'mode' },
+    { name: 'a node port out of range', setJson: 'cluster.service.nodePorts=[30600,70000]', key: 'cluster.service.nodePorts' },
+    { name: 'a Service type that cannot carry externalTrafficPolicy', setJson: 'cluster.service.type="ClusterIP"', key: 'cluster.service.type' },
+    { name: 'an unknown persistence type', setJson: 'persistence.type="pv"', key: 'persistence.type' },
+    { name: 'an alert label name Prometheus would refuse', setJson: 'node.alertLabel="node-name"', key: 'node.alertLabel' },
+    { name: 'a spool ratio above 1', setJson: 'prometheusRule.spoolFullRatio=1.5', key: 'prometheusRule.spoolFullRatio' },
+    { name: 'a misspelt Secret setting', setJson: 'loki.tls.caKeys="ca.crt"', key: 'caKeys' },
     { name: 'a single URL instead of a list', setJson: 'alertmanager.urls="http://am:9093"', key: 'alertmanager.urls' },
     { name: 'a URL that is not http(s)', setJson: 'loki.url="loki:3100"', key: 'loki.url' },
     { name: 'a Kubernetes quantity where the sidecar wants bytes', setJson: 'loki.spool.maxSize="768Mi"', key: 'loki.spool.maxSize' },
@@ -69,11 +74,11 @@ describe('values.schema.json rejects wrong values', () => {
 
   it('accepts the same keys with right types', () => {
     const r = tryTemplate({
-      setJson: ['ingest.port=6001', 'ingest.udp=false', 'loki.spool.maxSize="512MiB"', 'state.interval="1m30s"', 'ingest.service.nodePort=null'],
+      setJson: ['ingest.port=6001', 'ingest.udp=false', 'loki.spool.maxSize="512MiB"', 'state.interval="1m30s"', 'mode="cluster"', 'cluster.service.nodePorts=[31000,31001]'],
     });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('containerPort: 6001');
-    expect(r.stdout).not.toContain('nodePort:');
+    expect(r.stdout).toContain('nodePort: 31001');
   });
 });
 

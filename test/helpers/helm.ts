@@ -2,7 +2,8 @@
  * Helm for tests: every call goes through scripts/helm.sh, which uses a helm on
  * PATH or fetches Helm 3 once into .cache/helm (see the script). Rendering
  * returns parsed manifests; validation uses the offline Kubernetes schemas of
- * `kubernetes-models` and `@kubernetes-models/prometheus-operator`.
+ * `kubernetes-models` and `@kubernetes-models/prometheus-operator`, made strict
+ * (unknown fields rejected) by strict-fields.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,15 +11,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { DaemonSet } from 'kubernetes-models/apps/v1';
-import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { DaemonSet, StatefulSet } from 'kubernetes-models/apps/v1';
+import { ConfigMap, Pod, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
-import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { validateStrict, type ValidatingModel } from './strict-fields.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CHART_DIR = join(REPO_ROOT, 'chart');
 export const HELM_SCRIPT = join(REPO_ROOT, 'scripts/helm.sh');
 export const FULL_VALUES = join(CHART_DIR, 'ci/full-values.yaml');
+export const CLUSTER_VALUES = join(CHART_DIR, 'ci/cluster-values.yaml');
 
 export interface HelmResult {
   status: number;
@@ -97,26 +100,29 @@ export function findOne<T = K8sObject>(objs: readonly K8sObject[], kind: string,
   return hits[0] as T;
 }
 
-type Validatable = { validate(): void };
-const MODELS: Record<string, new (data: never) => Validatable> = {
+const MODELS: Record<string, ValidatingModel> = {
   'v1/ConfigMap': ConfigMap,
   'v1/Service': Service,
   'v1/ServiceAccount': ServiceAccount,
+  'v1/Pod': Pod,
   'apps/v1/DaemonSet': DaemonSet,
+  'apps/v1/StatefulSet': StatefulSet,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
 };
 
 /**
  * Validate one manifest against its Kubernetes (or prometheus-operator) JSON
- * schema. Throws for kinds the chart is not expected to render, so a new kind
- * cannot slip through unvalidated.
+ * schema, strictly: a field the schema does not define (a misspelt key) fails
+ * as the API server's strict field validation would. Throws for kinds the chart
+ * is not expected to render, so a new kind cannot slip through unvalidated.
  */
 export function validateManifest(obj: K8sObject): void {
   const Model = MODELS[`${obj.apiVersion}/${obj.kind}`];
   if (Model === undefined) throw new Error(`no schema for ${obj.apiVersion} ${obj.kind} (add it to MODELS)`);
   try {
-    new Model(obj as never).validate();
+    validateStrict(Model, obj);
   } catch (e) {
     throw new Error(`${obj.kind}/${obj.metadata.name}: ${(e as Error).message}`);
   }
