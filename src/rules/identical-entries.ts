@@ -20,15 +20,22 @@
  *
  * Only lines that matched some rule are recorded: a copy matches exactly the
  * rules its original matched, so unmatched lines never need remembering.
- * Entries are kept as a 53-bit hash of (time, line, metadata), bucketed by
+ * Entries are kept as a 60-bit hash of (time, line, metadata), bucketed by
  * time epoch of the horizon's length: copies share their time, so one epoch
  * lookup is exact, and whole epochs are dropped as they age out.
  */
 import type { LogEvent } from '../log-event.js';
 
+/**
+ * Entries of one epoch: first 30-bit hash → second 30-bit hash (or several,
+ * when first hashes collide). Both halves are small integers, which V8 keeps
+ * unboxed: no allocation per entry beyond the map slot.
+ */
+type EpochEntries = Map<number, number | number[]>;
+
 interface StreamHistory {
-  /** epoch (floor(timeMs / horizon)) → entry hashes. */
-  readonly epochs: Map<number, Set<number>>;
+  /** epoch (floor(timeMs / horizon)) → entries. */
+  readonly epochs: Map<number, EpochEntries>;
 }
 
 export class IdenticalEntries {
@@ -45,7 +52,10 @@ export class IdenticalEntries {
     private readonly maxEntries = 1_000_000,
   ) {}
 
-  /** New rules may keep a different history; entries already held stay valid. */
+  /**
+   * New rules may keep a different history. Epochs are keyed by the horizon, so a
+   * change starts over (a copy of a line counted before such a reload may count again).
+   */
   setHorizon(ms: number): void {
     if (ms !== this.horizonMs) {
       this.horizonMs = ms;
@@ -58,7 +68,7 @@ export class IdenticalEntries {
     return this.entries;
   }
 
-  /** Estimated bytes held (a Set entry of a small integer costs about 40 bytes in V8). */
+  /** Estimated bytes held (a Map entry of small integers costs about 40 bytes in V8). */
   get memoryBytes(): number {
     return this.entries * 40 + this.streams.size * 200;
   }
@@ -79,8 +89,11 @@ export class IdenticalEntries {
       this.streams.set(ev.stream.key, s);
     }
     let set = s.epochs.get(epoch);
-    const hash = entryHash(ev);
-    if (set !== undefined && set.has(hash)) {
+    entryHash(ev);
+    const h1 = H[0]! & 0x3fffffff;
+    const h2 = H[1]! & 0x3fffffff;
+    const held = set?.get(h1);
+    if (held !== undefined && (held === h2 || (Array.isArray(held) && held.includes(h2)))) {
       this.dropped++;
       return true;
     }
@@ -93,10 +106,12 @@ export class IdenticalEntries {
     }
     if (set === undefined) {
       this.expire(s, nowMs);
-      set = new Set();
+      set = new Map();
       s.epochs.set(epoch, set);
     }
-    set.add(hash);
+    if (held === undefined) set.set(h1, h2);
+    else if (Array.isArray(held)) held.push(h2);
+    else set.set(h1, [held, h2]);
     this.entries++;
     return false;
   }
@@ -113,7 +128,7 @@ export class IdenticalEntries {
     const h = this.horizonMs;
     for (const [epoch, set] of s.epochs) {
       if ((epoch + 1) * h <= nowMs - h) {
-        this.entries -= set.size;
+        for (const v of set.values()) this.entries -= Array.isArray(v) ? v.length : 1;
         s.epochs.delete(epoch);
       }
     }
@@ -121,18 +136,19 @@ export class IdenticalEntries {
 }
 
 /**
- * 53-bit hash of an entry's identity: two 32-bit FNV-1a variants over the
- * time, the line's UTF-16 code units and the metadata, combined. A false
- * "copy" needs a collision between two entries of one stream in one epoch:
- * about n²/2⁵⁴ for n entries, negligible.
+ * 60-bit hash of an entry's identity: two 32-bit FNV-1a variants over the
+ * time, the line's UTF-16 code units and the metadata, 30 bits of each kept.
+ * A false "copy" needs both halves of two entries of one stream in one epoch
+ * to collide: about n²/2⁶¹ for n entries, negligible.
  */
-// Hash state kept at module level so hashing a line allocates nothing.
-let ha = 0;
-let hb = 0;
+// Hash state in a typed array: int32 stores, so hashing a line allocates nothing
+// (module-level `let`s would box every value outside the small-integer range).
+const H = new Int32Array(2);
 
 function mix(c: number): void {
-  ha = Math.imul(ha ^ c, 0x01000193);
-  hb = Math.imul(hb ^ c, 0x5bd1e995) ^ (hb >>> 15);
+  H[0] = Math.imul(H[0]! ^ c, 0x01000193);
+  const b = H[1]!;
+  H[1] = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
 }
 
 function mixString(s: string): void {
@@ -140,9 +156,10 @@ function mixString(s: string): void {
   mix(0xffff); // separator: no UTF-16 string ends a field with it
 }
 
-function entryHash(ev: LogEvent): number {
-  ha = 0x811c9dc5;
-  hb = 0x01000193 ^ 0x5bd1e995;
+/** Hashes an entry's identity into H[0], H[1]. */
+function entryHash(ev: LogEvent): void {
+  H[0] = 0x811c9dc5;
+  H[1] = 0x01000193 ^ 0x5bd1e995;
   mix(ev.timeMs % 0x10000);
   mix(Math.floor(ev.timeMs / 0x10000) % 0x10000);
   mix(Math.floor(ev.timeMs / 0x100000000));
@@ -155,5 +172,4 @@ function entryHash(ev: LogEvent): number {
       mixString(ev.metadata[k]!);
     }
   }
-  return (ha >>> 0) * 0x200000 + ((hb >>> 0) & 0x1fffff);
 }
