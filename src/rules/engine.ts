@@ -359,6 +359,11 @@ export class RuleEngine {
       help: 'Matching lines dropped as identical to one already counted (same stream, nanosecond and line), as Loki stores them once.',
       totals: () => [[{}, engine.identical.dropped]],
     });
+    new TotalsCounter(registry, {
+      name: `${METRIC_PREFIX}identical_entries_untracked_total`,
+      help: 'Matching lines not remembered for identical-entry detection because the cap was reached (a later copy of them would count twice).',
+      totals: () => [[{}, engine.identical.untracked]],
+    });
     new Gauge({
       name: `${METRIC_PREFIX}identical_entries_tracked`,
       help: 'Recent matching entries remembered to recognise identical copies (bounded by the longest rule history).',
