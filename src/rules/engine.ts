@@ -234,9 +234,14 @@ export class RuleEngine {
       rule.health = 'ok';
       rule.lastError = '';
     } catch (e) {
+      const message = (e as Error).message;
+      // Logged when the rule starts failing or fails differently: a pipeline error
+      // (e.g. unparsable lines) would otherwise log on every matching line.
+      if (rule.health !== 'err' || rule.lastError !== message) {
+        this.opts.logger?.warn({ rule: rule.def.name, group: rule.group.name, err: message }, 'rule evaluation failed');
+      }
       rule.health = 'err';
-      rule.lastError = (e as Error).message;
-      this.opts.logger?.warn({ rule: rule.def.name, group: rule.group.name, err: rule.lastError }, 'rule evaluation failed');
+      rule.lastError = message;
     }
     rule.lastEvaluationMs = t;
     rule.evaluationSeconds = (performance.now() - started) / 1000;

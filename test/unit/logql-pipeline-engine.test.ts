@@ -11,7 +11,8 @@ import { LogQLError } from '../../src/logql/ast.js';
 import { resultSamples } from '../../src/rules/expr-eval.js';
 import { RuleLegs } from '../../src/rules/rule-legs.js';
 import { LabelSetCache, type LogEvent } from '../../src/log-event.js';
-import { T0, oneRule, runTimeline } from '../helpers/timeline.js';
+import { T0, alertSet, oneRule, runTimeline } from '../helpers/timeline.js';
+import { Simulation } from '../../src/rules/simulate.js';
 
 const S = 1000;
 const M = 60 * S;
@@ -226,5 +227,22 @@ describe('formatting changes what later stages see', () => {
     const c = [ev(T0 + S, '\u001b[31mERROR\u001b[0m x')];
     expect(evalAt('sum(count_over_time({job="talos"} | decolorize |= "ERROR x" [1m]))', c, T0 + 2 * S)).toEqual([' 1']);
     expect(evalAt('count_over_time({job="talos"} | json | keep level [1m])', l, T0 + 2 * S)).toEqual(['level=error 1', 'level=info 1']);
+  });
+});
+
+describe('pipeline errors in the rule engine', () => {
+  it('a rule whose samples keep __error__ fails evaluation (health err, Loki\'s message) and changes no alert', () => {
+    const rules = oneRule('count_over_time({talos_service="etcd"} | json [1m]) > 0');
+    const sim = new Simulation(rules, T0, { tickMs: 1000 });
+    sim.ingest(ev(T0 + S, etcd('150ms')));
+    sim.advanceTo(T0 + 2 * S);
+    expect(alertSet(sim)).toEqual(['A{caller=etcdserver/util.go:170,expected_duration=100ms,job=talos,level=warn,msg=apply request took too long,talos_service=etcd,took=150ms,ts=2026-02-27T03:00:00Z}=firing']);
+    sim.ingest(ev(T0 + 3 * S, 'plain text'));
+    sim.advanceTo(T0 + 4 * S);
+    const rule = sim.engine.loadedRules()[0]!;
+    expect(rule.health).toBe('err');
+    expect(rule.lastError).toMatch(/^pipeline error: 'JSONParserErr' for series: '\{__error__="JSONParserErr"/);
+    // Prometheus semantics: a failed evaluation leaves the alerts as they were.
+    expect(alertSet(sim)).toHaveLength(1);
   });
 });

@@ -103,6 +103,42 @@ describe('json with expressions (TestJSONExpressionParser)', () => {
   });
 });
 
+describe('json expressions (parser_test.go TestJSONExpressionParser)', () => {
+  const line = '{"app":"foo","field with space":"value","field with ÜFT8👌":"value","null_field":null,"bool_field":false,"namespace":"prod","pod":{"uuid":"foo","deployment":{"ref":"foobar", "params": [1,2,3,"string_value"]}}}';
+  const one = (id: string, expr: string, l = line, base: Record<string, string> = {}, md?: Record<string, string>) =>
+    run(new JsonExpressionParser([{ identifier: id, expression: expr }]), l, base, md).labels;
+  it.each([
+    ['single field', 'app', 'app', { app: 'foo' }],
+    ['alternate syntax', 'test', '["field with space"]', { test: 'value' }],
+    ['utf8', 'utf8', '["field with ÜFT8👌"]', { utf8: 'value' }],
+    ['nested field', 'uuid', 'pod.uuid', { uuid: 'foo' }],
+    ['nested field alternate syntax', 'uuid', 'pod["uuid"]', { uuid: 'foo' }],
+    ['nested field alternate syntax 2', 'uuid', '["pod"]["uuid"]', { uuid: 'foo' }],
+    ['nested field alternate syntax 3', 'uuid', '["pod"].uuid', { uuid: 'foo' }],
+    ['array element', 'param', 'pod.deployment.params[0]', { param: '1' }],
+    ['object element not present', 'undefined', 'pod[""]', { undefined: '' }],
+    ['accessing invalid array index', 'param', 'pod.deployment.params[""]', { param: '' }],
+    ['array string element', 'param', 'pod.deployment.params[3]', { param: 'string_value' }],
+    ['full array', 'params', 'pod.deployment.params', { params: '[1,2,3,"string_value"]' }],
+    ['full object', 'deployment', 'pod.deployment', { deployment: '{"ref":"foobar", "params": [1,2,3,"string_value"]}' }],
+    ['expression matching nothing', 'nope', 'pod.nope', { nope: '' }],
+    ['null field', 'nf', 'null_field', { nf: '' }],
+    ['boolean field', 'bool', 'bool_field', { bool: 'false' }],
+  ])('%s', (_n, id, expr, want) => {
+    expect(one(id, expr)).toEqual(want);
+  });
+  it('label override, empty object, invalid line, empty line, escapes, duplicates, metadata', () => {
+    expect(one('uuid', 'pod.uuid', line, { uuid: 'bar' })).toEqual({ uuid: 'bar', uuid_extracted: 'foo' });
+    expect(one('uuid', 'pod.uuid', '{}')).toEqual({ uuid: '' });
+    expect(one('uuid', 'will.not.work', 'invalid json', { foo: 'bar' })).toEqual({ foo: 'bar', __error__: 'JSONParserErr' });
+    expect(one('uuid', 'will.not.work', '', { foo: 'bar' })).toEqual({ foo: 'bar' });
+    expect(one('app', 'app', '{"app":"{ \\"key\\": \\"value\\", \\"key2\\":\\"value2\\"}"}')).toEqual({ app: '{ "key": "value", "key2":"value2"}' });
+    expect(one('app', 'app', '{"app":{"name":"great \\"loki\\""}')).toEqual({ app: '{"name":"great \\"loki\\""}' });
+    expect(one('app', 'app', '{"app":"foo","app":"duplicate"}')).toEqual({ app: 'foo' });
+    expect(one('app', 'app', line, {}, { app: 'app_sm' })).toEqual({ app: 'app_sm', app_extracted: 'foo' });
+  });
+});
+
 describe('logfmt (TestLogfmtParser_parse)', () => {
   const lax = new LogfmtParser(false, false);
   const strict = new LogfmtParser(true, false);
@@ -201,6 +237,11 @@ describe('regexp (Test_regexpParser_Parse)', () => {
     expect(run(new RegexpParser('(?P<a>a|ab)(?P<b>c|bcd)'), 'abcd').labels).toEqual({ a: 'a', b: 'bcd' });
     expect(run(new RegexpParser('(?P<a>a*?)(?P<b>a*)'), 'aaa').labels).toEqual({ a: '', b: 'aaa' });
     expect(run(new RegexpParser('(?i)(?P<w>straße)'), 'STRASSE Straße').labels).toEqual({ w: 'Straße' });
+  });
+  it('long lines (beyond the bounded backtracker) still get their groups, in linear time', () => {
+    const p = new RegexpParser('(?P<a>(?:a|aa)+)(?P<b>b)');
+    expect(run(p, `${'a'.repeat(30_000)}b`).labels).toEqual({ a: 'a'.repeat(30_000), b: 'b' });
+    expect(run(p, `${'a'.repeat(30_000)}c`).labels).toEqual({});
   });
   it('rejects patterns without named groups or with duplicates', () => {
     expect(() => new RegexpParser('(a)')).toThrow(/at least one named capture/);

@@ -120,7 +120,7 @@ export function valueAt(s: string, from: number): JsonValue {
  * after `from`. Calls `member(key, value)` for each member in order; throws
  * JsonScanError with jsonparser's message at the first syntax error.
  */
-export function eachMember(s: string, from: number, to: number, member: (key: string, v: JsonValue) => void): void {
+export function eachMember(s: string, from: number, to: number, member: (key: string, v: JsonValue) => boolean | void): void {
   let i = nextToken(s, from);
   if (i === -1 || i >= to || s.charCodeAt(i) !== 0x7b) throw new JsonScanError(MalformedObject);
   i++;
@@ -144,7 +144,7 @@ export function eachMember(s: string, from: number, to: number, member: (key: st
     if (i === -1 || i >= to || s.charCodeAt(i) !== 0x3a) throw new JsonScanError(MalformedJson);
     const v = valueAt(s, i + 1);
     if (v.next > to) throw new JsonScanError(MalformedObject);
-    member(key, v);
+    if (member(key, v) === true) return; // the caller has what it wanted (jsonparser.EachKey stops too)
     i = nextToken(s, v.next);
     if (i === -1 || i >= to) throw new JsonScanError(MalformedArray);
     const d = s.charCodeAt(i);

@@ -18,14 +18,14 @@ import { JsonScanError, type JsonValue, arrayElement, eachMember, jsonStringValu
 
 export const JSON_ERROR = 'JSONParserErr';
 
+const NOT_LABEL_CHAR = /[^A-Za-z0-9_]/gu;
+
 /** appendSanitized: trimmed part, `_` for each other character, `_` before a leading digit at the start. */
 function appendSanitized(to: string, part: string): string {
   const k = part.trim();
   if (k === '') return to;
-  let out = to;
-  if (to === '' && k.charCodeAt(0) >= 0x30 && k.charCodeAt(0) <= 0x39) out += '_';
-  for (const ch of k) out += /^[A-Za-z0-9_]$/.test(ch) ? ch : '_';
-  return out;
+  const lead = to === '' && k.charCodeAt(0) >= 0x30 && k.charCodeAt(0) <= 0x39 ? '_' : '';
+  return to + lead + k.replace(NOT_LABEL_CHAR, '_');
 }
 
 function scalar(s: string, v: JsonValue): string {
@@ -216,7 +216,9 @@ export class JsonExpressionParser implements Stage {
       if (cur.type !== 'object') return undefined;
       let found: JsonValue | undefined;
       eachMember(s, cur.start, cur.end, (key, v) => {
-        if (found === undefined && key === p) found = v;
+        if (key !== p) return false;
+        found = v;
+        return true;
       });
       if (found === undefined) return undefined;
       cur = found;

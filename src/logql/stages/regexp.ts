@@ -4,18 +4,15 @@
  * labels; no match sets nothing and keeps the line. The pattern must have
  * at least one named group, names valid and unique.
  *
- * Submatches come from the product's RE2 engine (re2/captures.ts: Go's
- * leftmost-first groups, bounded work). On a line longer than the pattern
- * can search with bounded work, the linear DFA still says whether the line
- * matches; a matching one gets `__error__="RegexpParserErr"` (labels
- * unknown) rather than risking a stall.
+ * Submatches come from the product's RE2 engine: the bounded backtracker
+ * (re2/captures.ts) where its worst case is cheap for the line's length,
+ * else the linear-time Pike VM (re2/pike-vm.ts) — both Go's leftmost-first
+ * groups, so every line gets its labels and none can stall the process.
  */
-import { type SubmatchRegex, SubmatchTooCostlyError, compileSubmatchRegex } from '../../re2/captures.js';
-import { type CompiledRegex, compileLineRegex } from '../../re2/re2.js';
+import { type SubmatchRegex, compileSubmatchRegex } from '../../re2/captures.js';
+import { PikeRegex } from '../../re2/pike-vm.js';
 import { Category, type LabelsBuilder } from './labels-builder.js';
 import { type Stage, isValidLabelName, sanitizeLabelKey } from './stage.js';
-
-export const REGEXP_LONG_LINE_ERROR = 'RegexpParserErr';
 
 /** Named groups (name, group number), validated as Loki's NewRegexpParser does. */
 export function regexpCaptureNames(pattern: string): Array<{ name: string; index: number }> {
@@ -35,22 +32,19 @@ export function regexpCaptureNames(pattern: string): Array<{ name: string; index
 export class RegexpParser implements Stage {
   private readonly re: SubmatchRegex;
   private readonly names: Array<{ name: string; index: number }>;
-  private readonly linear: CompiledRegex;
+  private pike: PikeRegex | undefined;
 
   constructor(pattern: string) {
     this.names = regexpCaptureNames(pattern).map((c) => ({ name: sanitizeLabelKey(c.name), index: c.index }));
     this.re = compileSubmatchRegex(pattern);
-    this.linear = compileLineRegex(pattern);
   }
 
   process(line: string, lb: LabelsBuilder): string {
-    let m;
-    try {
-      m = this.re.exec(line);
-    } catch (e) {
-      if (!(e instanceof SubmatchTooCostlyError)) throw e;
-      if (this.linear.test(line)) lb.setError(REGEXP_LONG_LINE_ERROR, e.message);
-      return line;
+    let m: { groups: readonly (string | undefined)[] } | null;
+    if (line.length <= this.re.maxLength) m = this.re.exec(line);
+    else {
+      this.pike ??= new PikeRegex(this.re.source);
+      m = this.pike.exec(line);
     }
     if (m === null) return line;
     for (const { name, index } of this.names) {

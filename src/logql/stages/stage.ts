@@ -15,12 +15,20 @@ export interface Stage {
   process(line: string, labels: LabelsBuilder, ctx: LineContext): string | undefined;
 }
 
+const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const NOT_LABEL_CHAR = /[^A-Za-z0-9_]/gu;
+const sanitized = new Map<string, string>();
+/** Like Loki's internedStringSet: keys come from a small vocabulary; the bound guards against hostile input. */
+const MAX_SANITIZED = 4096;
+
 /** Loki's sanitizeLabelKey(key, true): trim, `_` before a leading digit, anything but [A-Za-z0-9_] → `_` per character. */
 export function sanitizeLabelKey(key: string): string {
+  if (PLAIN_KEY.test(key)) return key;
+  let out = sanitized.get(key);
+  if (out !== undefined) return out;
   const k = key.trim();
-  if (k === '') return k;
-  let out = k.charCodeAt(0) >= 0x30 && k.charCodeAt(0) <= 0x39 ? '_' : '';
-  for (const ch of k) out += /^[A-Za-z0-9_]$/.test(ch) ? ch : '_';
+  out = k === '' ? '' : (k.charCodeAt(0) >= 0x30 && k.charCodeAt(0) <= 0x39 ? '_' : '') + k.replace(NOT_LABEL_CHAR, '_');
+  if (sanitized.size < MAX_SANITIZED) sanitized.set(key, out);
   return out;
 }
 
