@@ -211,3 +211,34 @@ describe('vector and literal (Loki LiteralStepEvaluator, MergeBinOp)', () => {
     expect(values(binary('!=', false, { kind: 'vector', samples: sumByJob }, lit(1000)))).toEqual([2600]);
   });
 });
+
+describe('every operator with the literal on each side (MergeBinOp: arithmetic in operand order, comparisons keep the vector sample)', () => {
+  const v = { kind: 'vector' as const, samples: [0, 2, 5].map((x) => s({ x: String(x) }, x)) };
+  const two = { kind: 'scalar' as const, value: 2 };
+  const run = (op: Parameters<typeof binary>[0], left: boolean, bool = false) => {
+    const r = left ? binary(op, bool, two, v) : binary(op, bool, v, two);
+    return r.kind === 'vector' ? r.samples.map((x) => x.value) : [r.value];
+  };
+  it.each([
+    ['+', [2, 4, 7], [2, 4, 7]],
+    ['-', [-2, 0, 3], [2, 0, -3]],
+    ['*', [0, 4, 10], [0, 4, 10]],
+    ['/', [0, 1, 2.5], [NaN, 1, 0.4]],
+    ['%', [0, 0, 1], [NaN, 0, 2]],
+    ['^', [0, 4, 25], [1, 4, 32]],
+    ['==', [2], [2]],
+    ['!=', [0, 5], [0, 5]],
+    ['>', [5], [0]],
+    ['<', [0], [5]],
+    ['>=', [2, 5], [0, 2]],
+    ['<=', [0, 2], [2, 5]],
+  ] as const)('v %s 2 and 2 %s v', (op, right, left) => {
+    expect(run(op, false)).toEqual(right);
+    expect(run(op, true)).toEqual(left);
+  });
+  it('bool gives 0/1 in operand order', () => {
+    expect(run('>', false, true)).toEqual([0, 0, 1]);
+    expect(run('>', true, true)).toEqual([1, 0, 0]);
+    expect(run('==', true, true)).toEqual([0, 1, 0]);
+  });
+});
