@@ -110,6 +110,17 @@ describe('offset', () => {
     expect(sim.engine.loadedRules()[0]!.source.stepMs).toBe(25_000);
   });
 
+  it('applies to unwrapped ranges too', () => {
+    const lines = [ev(T0 + 10 * S, 'n=5'), ev(T0 + 20 * S, 'n=7'), ev(T0 + 80 * S, 'n=100')];
+    const expr = 'sum(sum_over_time({job="talos-kernel"} | logfmt | unwrap n [1m] offset 1m)) > 0';
+    // At +90s the range is (−30s, 30s]: 5 + 7; the line at 80s is not in it yet.
+    expect(values(run(expr, lines, T0 + 90 * S))).toEqual(['{}=12']);
+    // At +140s: (20s, 80s] holds only the 100.
+    expect(values(run(expr, lines, T0 + 140 * S))).toEqual(['{}=100']);
+    const q = 'max(quantile_over_time(0.5, {job="talos-kernel"} | logfmt | unwrap n [1m] offset 1m)) > 0';
+    expect(values(run(q, lines, T0 + 90 * S))).toEqual(['{}=6']);
+  });
+
   it('an offset with no grid common with the range is refused at load', async () => {
     const r = rulesFromYaml.bind(null);
     expect(() => r('groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: count_over_time({a="b"}[5m] offset 86400001ms)\n')).toThrow(/no common evaluation grid/);
