@@ -127,7 +127,9 @@ export class RuleLegs {
   }
 
   /** Restores the legs; false (nothing restored) when the legs' grids don't match the snapshot. */
-  restore(legs: ReadonlyArray<{ stepMs: number; series: readonly SeriesSnapshot[] }>): boolean {
+  restore(legsIn: ReadonlyArray<{ stepMs: number; series: readonly SeriesSnapshot[] }>): boolean {
+    // A rule without legs (a constant expression) is saved with one empty entry in the original fields.
+    const legs = this.sources.length === 0 ? legsIn.filter((l) => l.series.length > 0) : legsIn;
     if (legs.length !== this.sources.length || legs.some((l, i) => l.stepMs !== this.sources[i]!.stepMs)) return false;
     legs.forEach((l, i) => this.sources[i]!.restore(l.series));
     return true;
