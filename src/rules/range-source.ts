@@ -15,7 +15,7 @@
 import type { Grouping, LabelMatcher, RangeAggExpr, RangeFn } from '../logql/ast.js';
 import { UnwrapExtractor, compileStages, runStages } from '../logql/pipeline.js';
 import { ERROR_LABEL, LabelsBuilder, PRESERVE_ERROR_LABEL } from '../logql/stages/labels-builder.js';
-import { filterLabelNames } from '../logql/stages/label-filter.js';
+import { parserHintsFor } from '../logql/stages/parser-hints.js';
 import type { Stage } from '../logql/stages/stage.js';
 import type { Sample } from './instant-vector.js';
 import { SlidingWindow, gridStepForOffset } from './sliding-window.js';
@@ -107,7 +107,7 @@ export class RangeSource {
       grouping = { without: true, labels: [...(grouping?.labels ?? []), expr.unwrap.label] };
     }
     this.grouping = piped ? grouping : undefined;
-    this.lb.preserveErrors = preservesErrors(expr, expr.grouping ?? pushedGrouping);
+    this.lb.hints = parserHintsFor(expr.selector.stages, expr.unwrap, expr.grouping ?? pushedGrouping, expr.fn);
   }
 
   /** Grid instant (bucket id) at or after a wall-clock time. */
@@ -294,21 +294,6 @@ export class RangeSource {
 /** evaluator.go RangeVectorEvaluator: a sample with `__error__` fails the query unless the error was asked for. */
 function failsQuery(labels: Readonly<Record<string, string>>): boolean {
   return Object.hasOwn(labels, ERROR_LABEL) && labels[PRESERVE_ERROR_LABEL] !== 'true';
-}
-
-/**
- * parser_hints.go NewParserHint: errors are preserved when the hints (label
- * names the pipeline's filters read, the grouping, the unwrapped label)
- * contain `__error__` — only for `by (…)` groupings (`by ()` included), never
- * for `without` or no grouping.
- */
-function preservesErrors(expr: RangeAggExpr, grouping: Grouping | undefined): boolean {
-  if (grouping === undefined || grouping.without) return false;
-  const names = [...grouping.labels];
-  for (const st of expr.selector.stages) if (st.k === 'label_filter') names.push(...filterLabelNames(st.filter));
-  for (const f of expr.unwrap?.postFilters ?? []) names.push(...filterLabelNames(f));
-  if (grouping.labels.length > 0 || names.length > 0) return names.includes(ERROR_LABEL);
-  return false;
 }
 
 /** range_vector.go Quantile: weighted between neighbours; q<0 → −Inf, q>1 → +Inf. */
