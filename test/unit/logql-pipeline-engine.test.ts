@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseExpr } from '../../src/logql/parse.js';
 import { LogQLError } from '../../src/logql/ast.js';
-import { resultSamples } from '../../src/rules/expr-eval.js';
+import { extractorGrouping, rangeLeafOf, resultSamples } from '../../src/rules/expr-eval.js';
+import { RangeSource } from '../../src/rules/range-source.js';
 import { RuleLegs } from '../../src/rules/rule-legs.js';
 import { LabelSetCache, type LogEvent } from '../../src/log-event.js';
 import { T0, alertSet, oneRule, runTimeline } from '../helpers/timeline.js';
