@@ -70,12 +70,15 @@ export class RuleLegs {
     readonly expr: Expr,
     /** Called once per leg when an unwrapped series first reaches its sample cap. */
     onSampleCap?: (labels: Readonly<Record<string, string>>) => void,
+    /** Called once per leg when a pipeline leg first refuses a series at its limit. */
+    onSeriesLimit?: (limit: number) => void,
   ) {
     const leaves = rangeLeavesOf(expr);
     const pushed = pushedGroupings(expr);
     this.sources = leaves.map((l) => {
       const src = new RangeSource(l, pushed.get(l));
       src.onSampleCap = onSampleCap;
+      if (onSeriesLimit !== undefined) src.onSeriesLimit = () => onSeriesLimit(src.maxSeries);
       return src;
     });
     leaves.forEach((l, i) => this.byLeaf.set(l, this.sources[i]!));
@@ -111,6 +114,11 @@ export class RuleLegs {
   /** Unwrapped samples refused at the per-series cap, over all legs. */
   get samplesDropped(): number {
     return this.sources.reduce((n, s) => n + s.samplesDropped, 0);
+  }
+
+  /** Series refused at a pipeline leg's series limit, over all legs. */
+  get seriesRefused(): number {
+    return this.sources.reduce((n, s) => n + s.seriesRefused, 0);
   }
 
   get seriesCount(): number {

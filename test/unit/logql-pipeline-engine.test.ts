@@ -304,3 +304,20 @@ describe('limits and refusals', () => {
     expect((err as LogQLError).message).toMatch(/__timestamp__.*not supported/);
   });
 });
+
+describe('series limit', () => {
+  it('a pipeline rule past its series limit refuses new series and fails until its range no longer holds them', () => {
+    const expr = parseExpr('count_over_time({job="talos"} | json [1m])');
+    const src = new RangeSource(rangeLeafOf(expr), extractorGrouping(expr));
+    src.maxSeries = 3;
+    let reported = 0;
+    src.onSeriesLimit = () => reported++;
+    for (let i = 0; i < 5; i++) src.add(ev(T0 + S, `{"id":"${i}"}`), -Infinity);
+    expect(src.seriesRefused).toBe(2);
+    expect(reported).toBe(1);
+    expect(() => src.evaluate(src.gridAtOrAfter(T0 + 2 * S))).toThrow(/maximum of series \(3\) reached/);
+    // The refused lines left the range at T0 + 1s + 1m: the rule works again (and its old series are gone).
+    expect(src.evaluate(src.gridAtOrAfter(T0 + S + M))).toEqual([]);
+    expect(src.seriesCount).toBe(0);
+  });
+});
