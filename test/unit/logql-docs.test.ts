@@ -17,3 +17,13 @@ describe('docs/logql-support.md examples', () => {
     expect(() => parseExpr(q)).not.toThrow();
   });
 });
+
+describe('a rule file of pipeline rules loads in error mode (what `check` runs)', () => {
+  it('accepts every rule', async () => {
+    const { loadRuleSet } = await import('../../src/rules/load.js');
+    const file = new URL('../fixtures/logql/pipeline-rules.yaml', import.meta.url).pathname;
+    const set = await loadRuleSet([file], { unsupported: 'error' });
+    expect(set.groups.flatMap((g) => g.rules.map((r) => r.name))).toHaveLength(11);
+    expect(set.skipped).toEqual([]);
+  });
+});
