@@ -18,7 +18,7 @@ import { ERROR_LABEL, LabelsBuilder, PRESERVE_ERROR_LABEL } from '../logql/stage
 import { parserHintsFor } from '../logql/stages/parser-hints.js';
 import type { Stage } from '../logql/stages/stage.js';
 import type { Sample } from './instant-vector.js';
-import { SlidingWindow, bucketOf, gridStepFor } from './sliding-window.js';
+import { SlidingWindow, bucketOf, gridStepForOffset } from './sliding-window.js';
 import type { RuleSeriesBudget } from './series-budget.js';
 import { UnwrapWindow, type WindowSummary } from './unwrap-window.js';
 import { labelsKey, type LogEvent } from '../log-event.js';
@@ -71,7 +71,11 @@ export class RangeSource {
   readonly fn: RangeFn;
   readonly rangeMs: number;
   readonly stepMs: number;
+  /** Buckets of history kept: (range + offset) / step. */
   readonly slots: number;
+  /** `offset` in buckets, and the range in buckets (slots = offsetSlots + rangeSlots). */
+  private readonly offsetSlots: number;
+  private readonly rangeSlots: number;
   private readonly trackBytes: boolean;
   private readonly series = new Map<string, Series>();
   private readonly unwrapSeries = new Map<string, UnwrapSeries>();
@@ -113,8 +117,14 @@ export class RangeSource {
   ) {
     this.fn = expr.fn;
     this.rangeMs = expr.rangeMs;
-    this.stepMs = gridStepFor(expr.rangeMs);
-    this.slots = expr.rangeMs / this.stepMs;
+    const offsetMs = expr.offsetMs ?? 0;
+    const step = gridStepForOffset(expr.rangeMs, offsetMs);
+    // checkEvaluable (rules/rule-legs.ts) refuses such rules at load time.
+    if (step === undefined) throw new Error(`no evaluation grid for range ${expr.rangeMs}ms with offset ${offsetMs}ms`);
+    this.stepMs = step;
+    this.rangeSlots = expr.rangeMs / step;
+    this.offsetSlots = offsetMs / step;
+    this.slots = this.rangeSlots + this.offsetSlots;
     this.trackBytes = expr.fn === 'bytes_over_time' || expr.fn === 'bytes_rate';
     this.absentLabels = absentLabelsOf(expr.selector.matchers);
     // Long ranges have more buckets per series, so fewer series fit the same memory.
@@ -173,7 +183,7 @@ export class RangeSource {
     if (s === undefined) {
       if (this.atSeriesLimit(ev)) return false;
       if (this.budget !== undefined && !this.budget.admit(this.seriesCount)) return false;
-      s = { labels: Object.freeze(labels), window: new UnwrapWindow(this.slots, this.stepMs, NEEDS_SAMPLES.has(this.fn)) };
+      s = { labels: Object.freeze(labels), window: new UnwrapWindow(this.rangeSlots, this.stepMs, NEEDS_SAMPLES.has(this.fn)) };
       const bucket = s.window.bucketOf(ev.timeMs, ev.timeNsRem);
       if (bucket <= lastT - this.slots) {
         this.tooOld++;
@@ -232,7 +242,7 @@ export class RangeSource {
     const rangeSec = this.rangeMs / 1000;
     let anyPresent = false;
     for (const [key, s] of this.series) {
-      s.window.query(T, this.scratch);
+      s.window.queryOffset(T, this.offsetSlots, this.rangeSlots, this.scratch);
       if (this.scratch.count === 0) {
         if (s.window.empty) this.forget(key, s);
         continue;
@@ -270,8 +280,17 @@ export class RangeSource {
     return out;
   }
 
+  /** Bytes held by the count windows (ring buffers), for memory accounting. */
+  get memoryBytes(): number {
+    let n = 0;
+    for (const s of this.series.values()) n += s.window.memoryBytes;
+    return n;
+  }
+
   /** One unwrapped series' value at T (range_vector.go aggregators), undefined when the range is empty. */
-  private unwrapValue(w: UnwrapWindow, T: number): number | undefined {
+  private unwrapValue(w: UnwrapWindow, evalT: number): number | undefined {
+    // With `offset` the range ends offset ago; the window holds the range only and is read there.
+    const T = evalT - this.offsetSlots;
     const sum = this.summaryScratch;
     const rangeSec = this.rangeMs / 1000;
     if (NEEDS_SAMPLES.has(this.fn)) {
