@@ -11,7 +11,15 @@ import { PushWriter } from '../../src/sinks/loki/push-writer.js';
 
 const cache = new LabelSetCache();
 
-function batchOf(events: Array<{ host: string; line: string; timeMs: number; nsRem: number; md?: Record<string, string> }>, withMetadata: boolean): OpenBatch {
+interface Ev {
+  host: string;
+  line: string;
+  timeMs: number;
+  nsRem: number;
+  md?: Record<string, string> | undefined;
+}
+
+function batchOf(events: readonly Ev[], withMetadata: boolean): OpenBatch {
   const b = new OpenBatch(withMetadata);
   for (const e of events) {
     const ev: LogEvent = {
@@ -39,7 +47,7 @@ describe('PushWriter', () => {
   it('writes what protobufjs writes for edge cases: empty, long and astral lines, zero times, metadata', () => {
     const w = new PushWriter(64); // tiny: forces growth
     const long = 'x'.repeat(20_000);
-    const events = [
+    const events: Ev[] = [
       { host: 'a', line: '', timeMs: 0, nsRem: 0 },
       { host: 'a', line: 'é😀<>&"\\\n', timeMs: 1_700_000_000_123, nsRem: 456_789, md: { facility: 'kern', 'bad-name': 'v', empty: '' } },
       { host: 'b', line: long, timeMs: 1000, nsRem: 0 },

@@ -81,7 +81,7 @@ async function run(rules: RuleSet, opts: DecoderOptions, lines: Array<[string, s
   bus.subscribe('rules', (ev) => engine.ingest(ev));
   const decoder = new TalosDecoder(opts);
   const pipeline = new IngestPipeline(decoder, bus, pino({ level: 'silent' }));
-  const selectors = engine.loadedRules().map((r) => r.source.expr.selector);
+  const selectors = engine.loadedRules().map((r) => r.source.sources.map((s) => s.expr.selector)).flat();
   const gate = lazy ? new RawLineGate(opts, () => selectors, decoder.timeFallbacks) : undefined;
   pipeline.gate = gate;
   for (const [text, peer] of lines) pipeline.record(text, peer, 'tcp', NOW);
@@ -291,7 +291,7 @@ describe('lazy decoding gives the rules exactly what full decoding gives them', 
     expect(gate.skip(line, '10.0.0.5', NOW)).toBe(true); // no rules: nothing can match
     const engine = new RuleEngine({ resolvedRetentionMs: 1, externalLabels: {}, externalUrl: '', tickMs: 1000, now: () => NOW });
     engine.load(rules);
-    selectors = engine.loadedRules().map((r) => r.source.expr.selector);
+    selectors = engine.loadedRules().map((r) => r.source.sources.map((s) => s.expr.selector)).flat();
     expect(gate.skip(line, '10.0.0.5', NOW)).toBe(false);
   });
 });

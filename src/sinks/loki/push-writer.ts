@@ -17,6 +17,7 @@
 import type { LogEvent } from '../../log-event.js';
 import type { OpenBatch } from './batch.js';
 import { lokiMetadataName } from './metadata-name.js';
+import { MetadataPolicy } from './metadata-policy.js';
 
 function varintSize(v: number): number {
   if (v < 0x80) return 1;
@@ -37,8 +38,11 @@ export class PushWriter {
     this.buf = Buffer.allocUnsafe(initialBytes);
   }
 
-  /** The PushRequest for `batch` (structured metadata when `withMetadata`): a view valid until the next call. */
-  encode(batch: OpenBatch, withMetadata: boolean): Buffer {
+  /**
+   * The PushRequest for `batch` (structured metadata when `withMetadata`, or
+   * what the policy keeps, as encodePushRequest): a view valid until the next call.
+   */
+  encode(batch: OpenBatch, withMetadata: boolean | MetadataPolicy): Buffer {
     this.pos = 0;
     for (const s of batch.streams.values()) {
       // streams = 1: StreamAdapter { labels = 1; entries = 2 }
@@ -51,7 +55,7 @@ export class PushWriter {
     return this.buf.subarray(0, this.pos);
   }
 
-  private entry(ev: LogEvent, withMetadata: boolean): void {
+  private entry(ev: LogEvent, withMetadata: boolean | MetadataPolicy): void {
     const line = ev.line;
     // A guess of the entry's length-prefix width from the line's UTF-16 length.
     const e = this.begin(0x12, line.length < 40 ? 1 : line.length < 5000 ? 2 : 3, line.length * 3 + 40);
@@ -73,6 +77,19 @@ export class PushWriter {
     // line = 2
     this.string(0x12, line);
     // structuredMetadata = 3: LabelPairAdapter { name = 1; value = 2 }
+    if (withMetadata instanceof MetadataPolicy) {
+      const pairs = withMetadata.pairs(ev.metadata);
+      if (pairs !== undefined) {
+        for (const { name, value } of pairs) {
+          const p = this.begin(0x1a, 1, (name.length + value.length) * 3 + 16);
+          this.string(0x0a, name);
+          this.string(0x12, value);
+          this.end(p);
+        }
+      }
+      this.end(e);
+      return;
+    }
     const md = withMetadata ? ev.metadata : undefined;
     if (md !== undefined) {
       for (const name in md) {
