@@ -26,6 +26,10 @@ export type ParamType = 'any' | 'string';
 
 export interface CallContext {
   readonly externalURL: string;
+  /** LogQL line_format/label_format: the line (`__line__`) and its time. */
+  readonly logLine?: string;
+  readonly logTimeMs?: number;
+  readonly logTimeNsRem?: number;
 }
 
 export interface FuncDef {
@@ -317,7 +321,7 @@ function expand(template: string, m: readonly (string | undefined)[], names: Rea
 const REPLACE_SCAN_BUDGET = 1_000_000;
 
 /** Regexp.ReplaceAllString, with Go's rule that an empty match right after a match is skipped. */
-function replaceAll(re: SubmatchRegex, repl: string, text: string): string {
+export function replaceAll(re: SubmatchRegex, repl: string, text: string): string {
   const names: Record<string, number> = {};
   re.groupNames.forEach((n, i) => {
     // Go's Expand takes the leftmost group of a name.

@@ -30,7 +30,16 @@ export interface Template {
   /** True when the text has no actions (render returns it as is). */
   readonly isStatic: boolean;
   render(data: TemplateData): string;
+  /**
+   * Execute with `dot` as the data (and `$`), for templates compiled with
+   * other functions and variables (LogQL's line_format/label_format). Throws
+   * TemplateExecError with Go's "template: name:line:col: …" message.
+   */
+  execute(dot: GoValue, ctx: CallContext): string;
 }
+
+/** An execution error of `execute` (Go's template.ExecError text). */
+export class TemplateExecError extends Error {}
 
 /** A template that does not parse (or uses something this engine does not run). */
 export class TemplateError extends Error {
@@ -49,6 +58,12 @@ export class TemplateError extends Error {
 export interface CompileOptions {
   /** Template name used in execution errors; Prometheus uses `__alert_<alertname>`. */
   name?: string;
+  /** The function map (default: Go builtins + Prometheus's). */
+  funcs?: ReadonlyMap<string, FuncDef>;
+  /** Predefined variables (default: Prometheus's `$labels`, `$value`, …); `$` is always defined. */
+  vars?: readonly string[];
+  /** Characters Go sees before the text on line 1 (Prometheus prepends variable definitions); default Prometheus's. */
+  prefixLength?: number;
 }
 
 /** Execution budget: every template here terminates, but nested ranges could take long. */
@@ -478,13 +493,17 @@ const MAX_NESTING = 200;
 
 class Parser {
   private i = 0;
-  private vars: string[] = [...PREDEFINED_VARS];
+  private vars: string[];
   private rangeDepth = 0;
 
   constructor(
     private readonly items: Item[],
     private readonly src: string,
-  ) {}
+    private readonly funcs: ReadonlyMap<string, FuncDef> = FUNCS,
+    vars: readonly string[] = PREDEFINED_VARS,
+  ) {
+    this.vars = ['$', ...vars.filter((v) => v !== '$')];
+  }
 
   private fail(message: string, pos: number, unsupported = false): never {
     throw new TemplateCompileFailure(message, pos, unsupported);
@@ -719,7 +738,7 @@ class Parser {
     const it = this.nextNonSpace();
     switch (it.t) {
       case 'ident': {
-        const fn = FUNCS.get(it.val);
+        const fn = this.funcs.get(it.val);
         if (fn === undefined) this.fail(`function "${it.val}" not defined`, it.pos);
         if (fn.unsupported !== undefined) this.fail(`function "${it.val}" is not supported: ${fn.unsupported}`, it.pos, true);
         return { t: 'ident', name: it.val, fn, pos: it.pos };
@@ -830,16 +849,19 @@ class Exec {
 
   constructor(
     private readonly tmpl: CompiledTemplate,
-    root: AlertData,
+    root: GoValue,
     private readonly ctx: CallContext,
   ) {
-    this.vars = [
-      ['$', root],
-      ['$labels', root.Labels],
-      ['$externalLabels', root.ExternalLabels],
-      ['$externalURL', root.ExternalURL],
-      ['$value', root.Value],
-    ];
+    this.vars =
+      root instanceof AlertData
+        ? [
+            ['$', root],
+            ['$labels', root.Labels],
+            ['$externalLabels', root.ExternalLabels],
+            ['$externalURL', root.ExternalURL],
+            ['$value', root.Value],
+          ]
+        : [['$', root]];
   }
 
   private error(message: string): never {
@@ -1156,6 +1178,7 @@ class CompiledTemplate implements Template {
     readonly text: string,
     readonly name: string,
     private readonly root: Node[],
+    private readonly prefixLength = PROMETHEUS_PREFIX_LEN,
   ) {
     this.isStatic = !text.includes('{{');
     this.lineStarts = [0];
@@ -1168,7 +1191,7 @@ class CompiledTemplate implements Template {
     while (line + 1 < this.lineStarts.length && this.lineStarts[line + 1]! <= pos) line++;
     const start = this.lineStarts[line]!;
     const col = utf8.encode(this.text.slice(start, pos)).length;
-    return { line: line + 1, col: line === 0 ? col + PROMETHEUS_PREFIX_LEN : col };
+    return { line: line + 1, col: line === 0 ? col + this.prefixLength : col };
   }
 
   render(data: TemplateData): string {
@@ -1182,6 +1205,18 @@ class CompiledTemplate implements Template {
       // Prometheus: it is better to have a broken annotation than no alert.
       const msg = e instanceof ExecError ? e.message : String((e as Error)?.message ?? e);
       return `<error expanding template: error executing template ${this.name}: ${msg}>`;
+    }
+  }
+
+  execute(dot: GoValue, ctx: CallContext): string {
+    if (this.isStatic) return this.text;
+    const exec = new Exec(this, dot, ctx);
+    try {
+      exec.walk(dot, this.root);
+      return exec.out;
+    } catch (e) {
+      if (e instanceof ExecError) throw new TemplateExecError(e.message);
+      throw new TemplateExecError(String((e as Error)?.message ?? e));
     }
   }
 }
@@ -1205,10 +1240,11 @@ function position(text: string, pos: number): { line: number; column: number } {
  */
 export function compileTemplate(text: string, opts: CompileOptions = {}): Template {
   const name = opts.name ?? '__alert_';
-  if (!text.includes('{{')) return new CompiledTemplate(text, name, text === '' ? [] : [{ t: 'text', text }]);
+  const prefix = opts.prefixLength ?? PROMETHEUS_PREFIX_LEN;
+  if (!text.includes('{{')) return new CompiledTemplate(text, name, text === '' ? [] : [{ t: 'text', text }], prefix);
   try {
-    const root = new Parser(lex(text), text).parse();
-    return new CompiledTemplate(text, name, root);
+    const root = new Parser(lex(text), text, opts.funcs ?? FUNCS, opts.vars ?? PREDEFINED_VARS).parse();
+    return new CompiledTemplate(text, name, root, prefix);
   } catch (e) {
     if (e instanceof LexError || e instanceof TemplateCompileFailure) {
       const { line, column } = position(text, e.pos);

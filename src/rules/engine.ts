@@ -14,13 +14,16 @@ import { TotalsCounter } from '../metrics/totals-counter.js';
 import type { AlertChange, AlertListener, Alert } from './alert.js';
 import { AlertingRule } from './alerting-rule.js';
 import { RecordingRule } from './recording-rule.js';
-import { RangeSource } from './range-source.js';
-import { evaluateExpr, rangeLeafOf, resultSamples } from './expr-eval.js';
+import { resultSamples } from './expr-eval.js';
+import { RuleLegs } from './rule-legs.js';
+import { IdenticalEntries } from './identical-entries.js';
+import { FUTURE_SLACK_MS } from './sliding-window.js';
+import { MAX_SAMPLES_PER_SERIES } from './unwrap-window.js';
 import type { RuleDef, RuleGroupDef, RuleSet } from './rule-file.js';
 import { SelectorIndex } from './selector-index.js';
 import { RecordedMetrics } from './recorded-metrics.js';
 import { AlertState } from './alert.js';
-import { STATE_KIND, STATE_VERSION, type StateSnapshot } from './state-file.js';
+import { STATE_KIND, STATE_VERSION, type RuleStateSnapshot, type StateSnapshot } from './state-file.js';
 
 export type RuleHealth = 'unknown' | 'ok' | 'err';
 
@@ -29,7 +32,8 @@ export interface LoadedRule {
   readonly id: number;
   readonly def: RuleDef;
   readonly group: RuleGroupDef;
-  readonly source: RangeSource;
+  /** The rule's range aggregations, one RangeSource each, read at the same instant (rule-legs.ts). */
+  readonly source: RuleLegs;
   readonly alerting: AlertingRule | undefined;
   readonly recording: RecordingRule | undefined;
   /** Last grid instant evaluated (bucket id); instants only move forward. */
@@ -59,6 +63,10 @@ export class RuleEngine {
   private rules: LoadedRule[] = [];
   private groups: RuleGroupDef[] = [];
   private index = new SelectorIndex([]);
+  /** Selector id (index entry) → rule index and leg of that rule. */
+  private legOwners: Array<{ rule: number; leg: number }> = [];
+  /** Identical entries (same stream, nanosecond and line) are counted once, as Loki stores them once. */
+  readonly identical = new IdenticalEntries(0);
   private readonly listeners: AlertListener[] = [];
   /** Rules touched by events since the last flush, with the earliest cause and latest event time. */
   private readonly dirty = new Map<LoadedRule, { causeMs: number; maxEventMs: number }>();
@@ -101,7 +109,12 @@ export class RuleEngine {
           previous.delete(ruleIdentity(def));
           continue;
         }
-        const source = new RangeSource(rangeLeafOf(def.expr));
+        const source = new RuleLegs(def.expr, (labels) =>
+          this.opts.logger?.warn(
+            { rule: def.name, group: group.name, series: labels, cap: MAX_SAMPLES_PER_SERIES },
+            'unwrap series reached its sample cap; further samples of the series are dropped until the window moves on',
+          ),
+        );
         const opts = { resolvedRetentionMs: this.opts.resolvedRetentionMs, externalLabels: this.opts.externalLabels, externalUrl: this.opts.externalUrl };
         rules.push({
           id,
@@ -120,7 +133,8 @@ export class RuleEngine {
       }
     }
     // Build the new index before swapping anything, so a failure leaves the old rules running.
-    const index = new SelectorIndex(rules.map((r) => r.source.expr.selector));
+    const legOwners = rules.flatMap((r, rule) => r.source.sources.map((_, leg) => ({ rule, leg })));
+    const index = new SelectorIndex(legOwners.map((o) => rules[o.rule]!.source.sources[o.leg]!.expr.selector));
     for (const gone of previous.values()) {
       this.matchCounter?.forget({ rule_group: gone.group.name, rule: gone.def.name });
       // Forget the alerts of removed rules so sinks stop re-sending them.
@@ -129,6 +143,9 @@ export class RuleEngine {
     this.rules = rules;
     this.groups = set.groups;
     this.index = index;
+    this.legOwners = legOwners;
+    // Remember entries as long as any window can still count them: longest history plus one rule step and the future slack.
+    this.identical.setHorizon(rules.reduce((m, r) => Math.max(m, r.source.rangeMs + r.source.stepMs + FUTURE_SLACK_MS), 0));
     this.dirty.clear();
     this.recorded?.sync(rules.flatMap((r) => (r.recording === undefined ? [] : [r.recording])));
   }
@@ -138,17 +155,28 @@ export class RuleEngine {
     const matched = this.matched;
     const n = this.index.match(ev, matched);
     if (n === 0) return;
+    if (this.identical.isCopy(ev, this.now())) return;
     let stored = false;
+    let tooOld = false;
+    let lastRule = -1;
     for (let i = 0; i < n; i++) {
-      const rule = this.rules[matched[i]!]!;
-      rule.matches++;
-      if (!rule.source.add(ev, rule.lastT)) continue;
+      const owner = this.legOwners[matched[i]!]!;
+      const rule = this.rules[owner.rule]!;
+      // Several legs of one rule may match the same line: one match for the rule.
+      if (owner.rule !== lastRule) rule.matches++;
+      lastRule = owner.rule;
+      const oldBefore = rule.source.tooOld;
+      if (!rule.source.add(owner.leg, ev, rule.lastT)) {
+        // Not stored: too old, or dropped by the rule's pipeline (label filters …).
+        if (rule.source.tooOld > oldBefore) tooOld = true;
+        continue;
+      }
       stored = true;
       const d = this.dirty.get(rule);
       if (d === undefined) this.dirty.set(rule, { causeMs: ev.receivedMs, maxEventMs: ev.timeMs });
       else if (ev.timeMs > d.maxEventMs) d.maxEventMs = ev.timeMs;
     }
-    if (!stored) this.eventsTooOld++;
+    if (!stored && tooOld) this.eventsTooOld++;
     if (this.dirty.size > 0 && this.opts.autoFlush !== false && !this.flushScheduled) {
       this.flushScheduled = true;
       // A microtask runs as soon as the current socket chunk is processed: one
@@ -179,6 +207,7 @@ export class RuleEngine {
     // transitions and resolutions are never stamped in the future (Alertmanager
     // reads a resolved alert whose endsAt is ahead as still firing).
     for (const rule of this.rules) this.evaluate(rule, Math.floor(now / rule.source.stepMs) * rule.source.stepMs, undefined);
+    this.identical.sweep(now);
   }
 
   start(): void {
@@ -199,15 +228,20 @@ export class RuleEngine {
     const t = T * rule.source.stepMs;
     const started = performance.now();
     try {
-      const samples = resultSamples(evaluateExpr(rule.def.expr, rule.source, T));
+      const samples = resultSamples(rule.source.evaluate(T));
       if (rule.alerting !== undefined) rule.alerting.eval(t, samples, rule.group.limit, (c) => this.emit(c), causeMs, Math.min(t, this.now()));
       else rule.recording!.eval(samples, rule.group.limit);
       rule.health = 'ok';
       rule.lastError = '';
     } catch (e) {
+      const message = (e as Error).message;
+      // Logged when the rule starts failing or fails differently: a pipeline error
+      // (e.g. unparsable lines) would otherwise log on every matching line.
+      if (rule.health !== 'err' || rule.lastError !== message) {
+        this.opts.logger?.warn({ rule: rule.def.name, group: rule.group.name, err: message }, 'rule evaluation failed');
+      }
       rule.health = 'err';
-      rule.lastError = (e as Error).message;
-      this.opts.logger?.warn({ rule: rule.def.name, group: rule.group.name, err: rule.lastError }, 'rule evaluation failed');
+      rule.lastError = message;
     }
     rule.lastEvaluationMs = t;
     rule.evaluationSeconds = (performance.now() - started) / 1000;
@@ -232,9 +266,8 @@ export class RuleEngine {
       savedAtMs: this.now(),
       rules: this.rules.map((r) => ({
         identity: ruleIdentity(r.def),
-        stepMs: r.source.stepMs,
+        ...legsSnapshot(r.source),
         lastT: Number.isFinite(r.lastT) ? r.lastT : null,
-        series: r.source.snapshot(),
         alerts: r.alerting?.alerts().map((a) => ({ ...a })) ?? [],
       })),
     };
@@ -251,8 +284,7 @@ export class RuleEngine {
     let restored = 0;
     for (const rule of this.rules) {
       const s = byIdentity.get(ruleIdentity(rule.def));
-      if (s === undefined || s.stepMs !== rule.source.stepMs) continue;
-      rule.source.restore(s.series);
+      if (s === undefined || !rule.source.restore(legsOf(s))) continue;
       if (s.lastT !== null) rule.lastT = Math.max(rule.lastT, s.lastT);
       if (rule.alerting !== undefined) {
         rule.alerting.restoreAlerts(s.alerts);
@@ -317,6 +349,40 @@ export class RuleEngine {
         for (const r of engine.rules) this.set({ rule_group: r.group.name, rule: r.def.name }, r.source.seriesCount);
       },
     });
+    new Gauge({
+      name: `${METRIC_PREFIX}rule_window_bytes`,
+      help: 'Memory held by a rule\'s sliding windows (all its range aggregations, offset history included).',
+      labelNames: ['rule_group', 'rule'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of engine.rules) this.set({ rule_group: r.group.name, rule: r.def.name }, r.source.memoryBytes);
+      },
+    });
+    new TotalsCounter(registry, {
+      name: `${METRIC_PREFIX}identical_entries_dropped_total`,
+      help: 'Matching lines dropped as identical to one already counted (same stream, nanosecond and line), as Loki stores them once.',
+      totals: () => [[{}, engine.identical.dropped]],
+    });
+    new TotalsCounter(registry, {
+      name: `${METRIC_PREFIX}identical_entries_untracked_total`,
+      help: 'Matching lines not remembered for identical-entry detection because the cap was reached (a later copy of them would count twice).',
+      totals: () => [[{}, engine.identical.untracked]],
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}identical_entries_tracked`,
+      help: 'Recent matching entries remembered to recognise identical copies (bounded by the longest rule history).',
+      registers: [registry],
+      collect() {
+        this.set(engine.identical.size);
+      },
+    });
+    new TotalsCounter(registry, {
+      name: `${METRIC_PREFIX}rule_unwrap_samples_dropped_total`,
+      help: `Unwrapped samples refused because their series already held ${MAX_SAMPLES_PER_SERIES} (quantile/stdvar/stddev/rate_counter keep every sample in the range).`,
+      labelNames: ['rule_group', 'rule'],
+      totals: () => engine.rules.map((r) => [{ rule_group: r.group.name, rule: r.def.name }, r.source.samplesDropped] as const),
+    });
     new TotalsCounter(registry, {
       name: `${METRIC_PREFIX}rule_events_too_old_total`,
       help: 'Matching lines older than every window still evaluated (e.g. an old kernel ring-buffer replay).',
@@ -329,4 +395,15 @@ export class RuleEngine {
 function ruleIdentity(def: RuleDef): string {
   const extra = def.kind === 'alert' ? [def.forMs, def.keepFiringForMs, def.annotations] : [];
   return JSON.stringify([def.kind, def.file, def.group, def.name, def.exprText, def.labels, ...extra]);
+}
+
+/** State-file form of a rule's legs: leg 0 in the original fields, further legs in `legs`. */
+function legsSnapshot(legs: RuleLegs): Pick<RuleStateSnapshot, 'stepMs' | 'series' | 'legs'> {
+  const all = legs.snapshot();
+  const first = all[0] ?? { stepMs: legs.stepMs, series: [] };
+  return { stepMs: first.stepMs, series: first.series, ...(all.length > 1 ? { legs: all.slice(1) } : {}) };
+}
+
+function legsOf(s: RuleStateSnapshot): Array<{ stepMs: number; series: RuleStateSnapshot['series'] }> {
+  return [{ stepMs: s.stepMs, series: s.series }, ...(s.legs ?? [])];
 }

@@ -25,6 +25,7 @@ import { parseDuration } from '../config/duration.js';
 import type { Expr } from '../logql/ast.js';
 import { LogQLError } from '../logql/ast.js';
 import { parseExpr } from '../logql/parse.js';
+import { checkEvaluable } from './rule-legs.js';
 import {
   RuleLoadError,
   RuleLoadErrors,
@@ -420,6 +421,7 @@ class RuleFileParser {
     } else if (exprText !== undefined) {
       try {
         expr = parseExpr(exprText);
+        checkEvaluable(expr); // every range on an exact evaluation grid (rule-legs.ts)
       } catch (e) {
         if (!(e instanceof LogQLError)) throw e;
         const msg = e.message.replace(/^\d+:\d+: /, '');

@@ -123,6 +123,33 @@ export class SlidingWindow {
     out.bytes = bytes;
   }
 
+  /**
+   * Count and bytes in (t−o−d, t−o] for t = T·g, o = offsetSlots·g and
+   * d = rangeSlots·g (the `offset` modifier). The window must have been made
+   * with slots ≥ offsetSlots + rangeSlots so that history is kept.
+   */
+  queryOffset(T: number, offsetSlots: number, rangeSlots: number, out: { count: number; bytes: number }): void {
+    if (offsetSlots === 0) {
+      this.query(T, out);
+      return;
+    }
+    this.evict(T - this.slots);
+    out.count = 0;
+    out.bytes = 0;
+    if (this.head === -Infinity) return;
+    const end = Math.min(T - offsetSlots, this.head);
+    for (let b = Math.max(T - offsetSlots - rangeSlots + 1, this.low + 1, this.head - this.cap + 1); b <= end; b++) {
+      const i = mod(b, this.cap);
+      out.count += this.counts[i]!;
+      if (this.bytes !== undefined) out.bytes += this.bytes[i]!;
+    }
+  }
+
+  /** Bytes held by the ring (for memory accounting). */
+  get memoryBytes(): number {
+    return this.cap * 8 * (this.bytes === undefined ? 1 : 2);
+  }
+
   /** True when nothing is stored (the series can be freed). */
   get empty(): boolean {
     return this.totalCount === 0;
@@ -171,4 +198,33 @@ export function gridStepFor(rangeMs: number): number {
   }
   for (const g of [500, 250, 200, 100, 50, 20, 10, 5, 2]) if (rangeMs % g === 0 && rangeMs / g >= 10) return g;
   return 1;
+}
+
+/** Longest window history (range + offset) kept per series, in buckets. */
+export const MAX_SLOTS = 3600;
+
+/**
+ * Grid step for a range with an `offset`: it must divide both the range and
+ * the offset (so both are whole buckets), and the history kept (range +
+ * offset) stays within MAX_SLOTS buckets, so a long offset means a coarser
+ * grid. Returns undefined when no such step exists (e.g. a 5m range with a
+ * 1d+1ms offset).
+ */
+export function gridStepForOffset(rangeMs: number, offsetMs: number): number | undefined {
+  const base = gridStepFor(rangeMs);
+  if (offsetMs === 0) return base;
+  const g0 = gcd(rangeMs, offsetMs);
+  const lower = Math.max(1, Math.ceil((rangeMs + offsetMs) / MAX_SLOTS));
+  if (offsetMs % base === 0 && base >= lower) return base;
+  let best: number | undefined;
+  for (let i = 1; i * i <= g0; i++) {
+    if (g0 % i !== 0) continue;
+    for (const d of [i, g0 / i]) if (d >= lower && (best === undefined || d < best)) best = d;
+  }
+  return best;
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
 }

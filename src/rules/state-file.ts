@@ -17,8 +17,16 @@ export interface RuleStateSnapshot {
   identity: string;
   stepMs: number;
   lastT: number | null;
-  series: Array<{ key: string; labels: Record<string, string>; buckets: Array<[number, number, number]> }>;
+  series: SeriesState[];
+  /** Range aggregations after the first (rules with several, issue #14), in expression order. */
+  legs?: Array<{ stepMs: number; series: SeriesState[] }>;
   alerts: Alert[];
+}
+
+export interface SeriesState {
+  key: string;
+  labels: Record<string, string>;
+  buckets: Array<[number, number, number]>;
 }
 
 export interface StateSnapshot {
@@ -43,10 +51,12 @@ export function validateSnapshot(doc: unknown): StateSnapshot {
     if (!isObject(r) || typeof r.identity !== 'string' || typeof r.stepMs !== 'number' || !Array.isArray(r.series) || !Array.isArray(r.alerts)) {
       throw new StateFileError('malformed rule entry in state file');
     }
-    for (const s of r.series as unknown[]) {
-      if (!isObject(s) || typeof s.key !== 'string' || !isObject(s.labels) || !Array.isArray(s.buckets)) throw new StateFileError('malformed series in state file');
-      for (const b of s.buckets as unknown[]) {
-        if (!Array.isArray(b) || b.length !== 3 || !b.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new StateFileError('malformed bucket in state file');
+    validateSeries(r.series as unknown[]);
+    if (r.legs !== undefined) {
+      if (!Array.isArray(r.legs)) throw new StateFileError('malformed legs in state file');
+      for (const l of r.legs as unknown[]) {
+        if (!isObject(l) || typeof l.stepMs !== 'number' || !Array.isArray(l.series)) throw new StateFileError('malformed leg in state file');
+        validateSeries(l.series as unknown[]);
       }
     }
     for (const a of r.alerts as unknown[]) {
@@ -56,6 +66,15 @@ export function validateSnapshot(doc: unknown): StateSnapshot {
     }
   }
   return doc as unknown as StateSnapshot;
+}
+
+function validateSeries(series: unknown[]): void {
+  for (const s of series) {
+    if (!isObject(s) || typeof s.key !== 'string' || !isObject(s.labels) || !Array.isArray(s.buckets)) throw new StateFileError('malformed series in state file');
+    for (const b of s.buckets as unknown[]) {
+      if (!Array.isArray(b) || b.length !== 3 || !b.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new StateFileError('malformed bucket in state file');
+    }
+  }
 }
 
 export async function readStateFile(path: string): Promise<StateSnapshot | undefined> {
