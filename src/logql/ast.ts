@@ -80,6 +80,8 @@ export interface NamedMatcher {
 export type PipelineStage =
   | { k: 'line_filter'; filter: LineFilter }
   | { k: 'ip_line_filter'; negate: boolean; pattern: string; pos: Pos }
+  /** `|> "<_> error <_>"` / `!>`: pattern line filters, any of `patterns` (none of them for `!>`). */
+  | { k: 'pattern_line_filter'; negate: boolean; patterns: string[]; pos: Pos }
   | { k: 'json'; exprs: ExtractionExpr[] | undefined; pos: Pos }
   | { k: 'logfmt'; strict: boolean; keepEmpty: boolean; exprs: ExtractionExpr[] | undefined; pos: Pos }
   | { k: 'regexp'; pattern: string; pos: Pos }

@@ -27,7 +27,7 @@ import {
 } from './ast.js';
 import type { Token } from './lexer.js';
 import { IpFilter } from './stages/ip.js';
-import { compilePattern } from './stages/pattern.js';
+import { LinePattern, compilePattern } from './stages/pattern.js';
 import { regexpCaptureNames } from './stages/regexp.js';
 import { isValidLabelName } from './stages/stage.js';
 
@@ -69,7 +69,11 @@ export function parsePipeline(c: TokenCursor): ParsedPipeline {
       stages.push(s);
       continue;
     }
-    if (t.value === '|>' || t.value === '!>') c.unsupported(`pattern line filter "${t.value}"`, t);
+    if (t.value === '|>' || t.value === '!>') {
+      if (unwrap !== undefined) c.unexpected(t, 'a label filter, a range or ")" after unwrap');
+      stages.push(parsePatternLineFilter(c));
+      continue;
+    }
     if (t.value !== '|') break;
     const n = c.peek(1);
     const word = n.kind === 'ident' ? n.value.toLowerCase() : '';
@@ -123,6 +127,23 @@ function parseLineFilter(c: TokenCursor): PipelineStage | undefined {
   if (op === '|~' || op === '!~') for (const s of strings) c.checkRegex(s, 'line filter');
   const filter: LineFilter = { op, values, pos: c.pos(t) };
   return { k: 'line_filter', filter };
+}
+
+function parsePatternLineFilter(c: TokenCursor): PipelineStage {
+  const t = c.next();
+  const patterns: string[] = [];
+  for (;;) {
+    const s = expectString(c);
+    try {
+      new LinePattern(s.value);
+    } catch (e) {
+      c.fail((e as Error).message, s);
+    }
+    patterns.push(s.value);
+    if (!c.isWord(c.peek(), 'or') || c.peek(1).kind !== 'string') break;
+    c.next();
+  }
+  return { k: 'pattern_line_filter', negate: t.value === '!>', patterns, pos: c.pos(t) };
 }
 
 function parseIpArg(c: TokenCursor): string {

@@ -12,7 +12,7 @@ import { type LabelPredicate, compileLabelFilter } from './stages/label-filter.j
 import { DecolorizeStage, DropStage, KeepStage } from './stages/label-stages.js';
 import { ERROR_LABEL, type LabelsBuilder } from './stages/labels-builder.js';
 import { LogfmtExpressionParser, LogfmtParser } from './stages/logfmt.js';
-import { PatternParser } from './stages/pattern.js';
+import { LinePattern, PatternParser } from './stages/pattern.js';
 import { RegexpParser } from './stages/regexp.js';
 import type { LineContext, Stage } from './stages/stage.js';
 import { parseGoDurationSeconds, parseGoFloat, parseHumanBytes, type Parsed } from './stages/units.js';
@@ -37,6 +37,11 @@ function compileStage(st: PipelineStage): Stage {
       const f = new IpFilter(st.pattern);
       const negate = st.negate;
       return { process: (line) => (f.test(line) !== negate ? line : undefined) };
+    }
+    case 'pattern_line_filter': {
+      const ps = st.patterns.map((p) => new LinePattern(p));
+      const negate = st.negate;
+      return { process: (line) => (ps.some((p) => p.test(line)) !== negate ? line : undefined) };
     }
     case 'json':
       return st.exprs === undefined ? new JsonParser() : new JsonExpressionParser(st.exprs);

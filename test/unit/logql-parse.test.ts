@@ -266,7 +266,6 @@ describe('errors', () => {
 describe('unsupported LogQL is flagged and named', () => {
   it.each([
     ['rate({a="b"}[0s])', 'a zero range'],
-    ['count_over_time({a="b"} |> "<_> error" [5m])', 'pattern line filter "|>"'],
     // Not known to our parser: Grafana's grammar recognises them as valid LogQL.
     ['approx_topk(3, rate({a="b"}[1m]))', 'vector aggregation "approx_topk"'],
     // Issue #14: what stays out of the vector algebra (docs/logql-support.md "Vector algebra").

@@ -246,3 +246,12 @@ describe('pipeline errors in the rule engine', () => {
     expect(alertSet(sim)).toHaveLength(1);
   });
 });
+
+describe('pattern line filters', () => {
+  it('|> keeps lines matching any pattern, !> those matching none', () => {
+    const l = [ev(T0 + S, 'GET /a 200'), ev(T0 + S, 'GET /b 503'), ev(T0 + S, 'POST /c 503 extra')];
+    expect(evalAt('sum(count_over_time({job="talos"} |> "<_> <_> 503" [1m]))', l, T0 + 2 * S)).toEqual([' 1']);
+    expect(evalAt('sum(count_over_time({job="talos"} |> "GET <_>" or "<_> 503 <_>" [1m]))', l, T0 + 2 * S)).toEqual([' 3']);
+    expect(evalAt('sum(count_over_time({job="talos"} !> "GET <_>" [1m]))', l, T0 + 2 * S)).toEqual([' 1']);
+  });
+});

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { LabelsBuilder } from '../../src/logql/stages/labels-builder.js';
 import { JsonExpressionParser, JsonParser, UnpackParser, parseJsonPath } from '../../src/logql/stages/json.js';
 import { LogfmtExpressionParser, LogfmtParser } from '../../src/logql/stages/logfmt.js';
-import { PatternParser, compilePattern, matchPattern } from '../../src/logql/stages/pattern.js';
+import { LinePattern, PatternParser, compilePattern, matchPattern, testPattern } from '../../src/logql/stages/pattern.js';
+import { readFileSync } from 'node:fs';
 import { RegexpParser } from '../../src/logql/stages/regexp.js';
 import { DecolorizeStage, DropStage, KeepStage } from '../../src/logql/stages/label-stages.js';
 import { IpFilter } from '../../src/logql/stages/ip.js';
@@ -224,6 +225,25 @@ describe('pattern (pattern_test.go)', () => {
   });
   it('sets labels with the collision suffix', () => {
     expect(run(new PatternParser('<level> <msg>'), 'warn disk full', { level: 'x' }).labels).toEqual({ level: 'x', level_extracted: 'warn', msg: 'disk full' });
+  });
+});
+
+describe('pattern fixtures (pattern_test.go: captures and Test)', () => {
+  const fx = JSON.parse(readFileSync(new URL('../fixtures/logql/loki-pattern-fixtures.json', import.meta.url), 'utf8')) as { cases: Array<[string, string, string[], boolean]> };
+  it.each(fx.cases)('%s on %s', (p, line, captures, matches) => {
+    const c = compilePattern(p);
+    expect(matchPattern(c, line)).toEqual(captures);
+    expect(testPattern(c, line)).toBe(matches);
+  });
+  it('line filter patterns (Test_ParseLineFilter): only <_>, empty matches empty lines', () => {
+    expect(new LinePattern('<_>').test('anything')).toBe(true);
+    expect(new LinePattern('').test('')).toBe(true);
+    expect(new LinePattern('').test('x')).toBe(false);
+    expect(new LinePattern('foo <_> bar <_>').test('foo x bar y')).toBe(true);
+    // A capture covers at least one character.
+    expect(new LinePattern('foo <_> bar <_>').test('foo  bar y')).toBe(false);
+    expect(new LinePattern('foo <_> bar <_>').test('foo x bar')).toBe(false);
+    expect(() => new LinePattern('<foo <foo> bar <_>')).toThrow("named captures are not allowed: found '<foo>'");
   });
 });
 

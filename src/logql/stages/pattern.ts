@@ -20,7 +20,7 @@ export interface CompiledPattern {
 
 const CAPTURE = /^<([A-Za-z_][A-Za-z0-9_]*)>/;
 
-export function compilePattern(pattern: string): CompiledPattern {
+function parseNodes(pattern: string): Node[] {
   const nodes: Node[] = [];
   let lit = '';
   for (let i = 0; i < pattern.length; ) {
@@ -37,13 +37,22 @@ export function compilePattern(pattern: string): CompiledPattern {
     i += cp > 0xffff ? 2 : 1;
   }
   if (lit !== '') nodes.push({ lit });
-  const names = nodes.flatMap((n) => ('cap' in n && n.cap !== '_' ? [n.cap] : []));
-  if (names.length === 0) throw new Error('at least one capture is required');
+  return nodes;
+}
+
+function checkConsecutive(nodes: readonly Node[]): void {
   for (let i = 0; i + 1 < nodes.length; i++) {
     const a = nodes[i]!;
     const b = nodes[i + 1]!;
     if ('cap' in a && 'cap' in b) throw new Error(`found consecutive capture '<${a.cap}><${b.cap}>': invalid expression`);
   }
+}
+
+export function compilePattern(pattern: string): CompiledPattern {
+  const nodes = parseNodes(pattern);
+  const names = nodes.flatMap((n) => ('cap' in n && n.cap !== '_' ? [n.cap] : []));
+  if (names.length === 0) throw new Error('at least one capture is required');
+  checkConsecutive(nodes);
   const seen = new Set<string>();
   for (const n of names) {
     if (seen.has(n)) throw new Error(`duplicate capture name (${n}): invalid expression`);
@@ -99,4 +108,44 @@ export class PatternParser implements Stage {
     }
     return line;
   }
+}
+
+/**
+ * A pattern line filter (`|> "<_> error <_>"`, pattern.go ParseLineFilter and
+ * Matcher.Test): only `<_>` captures; literals must appear in order, each
+ * capture covering at least one character, the line ending on a literal
+ * exactly when the pattern does. An empty pattern matches only empty lines.
+ */
+export class LinePattern {
+  private readonly nodes: Node[];
+
+  constructor(pattern: string) {
+    this.nodes = parseNodes(pattern);
+    checkConsecutive(this.nodes);
+    for (const n of this.nodes) if ('cap' in n && n.cap !== '_') throw new Error(`named captures are not allowed: found '<${n.cap}>'`);
+  }
+
+  test(line: string): boolean {
+    return testNodes(this.nodes, line);
+  }
+}
+
+/** pattern.go Matcher.Test on a compiled (capturing) pattern, for tests and the line filter alike. */
+export function testPattern(p: CompiledPattern, line: string): boolean {
+  return testNodes(p.nodes, line);
+}
+
+function testNodes(e: readonly Node[], line: string): boolean {
+  if (line === '' || e.length === 0) return line === '' && e.length === 0;
+  let off = 0;
+  for (let i = 0; i < e.length; i++) {
+    const n = e[i]!;
+    if (!('lit' in n)) continue;
+    const j = line.indexOf(n.lit, off);
+    if (j === -1) return false;
+    if (i !== 0 && j === off) return false;
+    off = j + n.lit.length;
+  }
+  const endsOnCapture = 'cap' in e[e.length - 1]!;
+  return endsOnCapture === (off !== line.length);
 }
