@@ -54,10 +54,12 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
   // Components.
   const bus = new EventBus();
   const { resolvedRetentionMs, externalLabels, externalUrl, tickMs } = cfg.rules;
-  const engine = new RuleEngine({ resolvedRetentionMs, externalLabels, externalUrl, tickMs, registry, logger: logger.child({ component: 'rules' }) });
+  const evidence = cfg.rules.evidence; // evidence (#18)
+  const engine = new RuleEngine({ resolvedRetentionMs, externalLabels, externalUrl, tickMs, registry, logger: logger.child({ component: 'rules' }), evidence });
   const rules = new RuleRuntime({ rules: cfg.rules, state: cfg.state, engine, registry, logger, ruleSet: opts.ruleSet });
   await rules.load(); // a bad rule file at start is fatal
-  const notifier = new AlertmanagerNotifier(cfg.alertmanager, cfg.rules, { registry, logger });
+  const evidenceLink = { link: evidence.link, grafanaUrl: externalUrl, lokiUrl: evidence.lokiUrl || cfg.loki.url, datasourceUid: evidence.datasourceUid };
+  const notifier = new AlertmanagerNotifier(cfg.alertmanager, { ...cfg.rules, evidenceLink }, { registry, logger });
   const loki = cfg.loki.url !== '' ? await startLoki(cfg.loki, registry, logger) : undefined;
   const decoder = new TalosDecoder({ ...cfg.talos, metadata: cfg.loki.url !== '' && cfg.loki.structuredMetadata });
   const pipeline = new IngestPipeline(decoder, bus, logger.child({ component: 'ingest' }), registry);

@@ -54,6 +54,15 @@ export interface Config {
     resolvedRetentionMs: number;
     externalUrl: string;
     externalLabels: Record<string, string>;
+    /** Issue #18: the log lines behind each alert and the link to them. */
+    evidence: {
+      maxLines: number;
+      maxLineBytes: number;
+      annotation: string;
+      link: 'ruler' | 'explore' | 'loki';
+      lokiUrl: string;
+      datasourceUid: string;
+    };
   };
   alertmanager: HttpClientAuth & {
     urls: string[];
@@ -154,6 +163,7 @@ export function defaultConfig(): Config {
       resolvedRetentionMs: 15 * 60_000,
       externalUrl: '',
       externalLabels: {},
+      evidence: { maxLines: 3, maxLineBytes: 512, annotation: '', link: 'ruler', lokiUrl: '', datasourceUid: '' },
     },
     alertmanager: {
       ...auth(),
@@ -228,6 +238,12 @@ export const FIELDS: readonly FieldSpec[] = [
   { key: 'rules.resolved_retention', path: 'rules.resolvedRetentionMs', kind: { t: 'duration' }, doc: 'Keep and re-send resolved alerts this long (Prometheus: 15m).' },
   { key: 'rules.external_url', path: 'rules.externalUrl', kind: { t: 'string' }, flag: '--external-url', doc: 'Grafana base URL for `generatorURL` Explore links and `$externalURL`.' },
   { key: 'rules.external_labels', path: 'rules.externalLabels', kind: { t: 'map' }, doc: 'Labels added to every alert unless the alert has the label.' },
+  { key: 'rules.evidence.max_lines', path: 'rules.evidence.maxLines', kind: INT(0, 100), doc: 'Most recent matching lines each alert carries (its evidence: API field `evidence`, state file, `$lines`). Memory: one ring of this many line references per rule series. 0 turns evidence off.' },
+  { key: 'rules.evidence.max_line_bytes', path: 'rules.evidence.maxLineBytes', kind: INT(16, 65_536), doc: 'Evidence lines longer than this many UTF-8 bytes are cut, with a ` …[+N bytes]` marker.' },
+  { key: 'rules.evidence.annotation', path: 'rules.evidence.annotation', kind: { t: 'string' }, doc: 'If set (e.g. `log_lines`), every alert gets an annotation of this name holding its evidence lines, without touching rule files (a rule\'s own annotation of that name wins).' },
+  { key: 'rules.evidence.link', path: 'rules.evidence.link', kind: { t: 'enum', values: ['ruler', 'explore', 'loki'] }, doc: '`generatorURL`: `ruler` = the Loki ruler\'s Explore link to the metric expression (needs `rules.external_url`); `explore` = Grafana Explore on the rule\'s log query over the alert\'s window (needs `rules.external_url`); `loki` = Loki\'s `query_range` on that log query and window (`rules.evidence.loki_url`, else `loki.url`).' },
+  { key: 'rules.evidence.loki_url', path: 'rules.evidence.lokiUrl', kind: { t: 'string' }, doc: 'Loki base URL users can open, for `rules.evidence.link: loki` (default: `loki.url`).' },
+  { key: 'rules.evidence.datasource_uid', path: 'rules.evidence.datasourceUid', kind: { t: 'string' }, doc: 'Grafana Loki data source UID put in Explore links (Loki `ruler.datasource_uid`); empty: Grafana\'s default.' },
   { key: 'alertmanager.urls', path: 'alertmanager.urls', kind: { t: 'urls' }, flag: '--alertmanager-url', doc: 'Alertmanager replicas; every replica receives every alert. A path prefix is honoured.' },
   { key: 'alertmanager.timeout', path: 'alertmanager.timeoutMs', kind: { t: 'duration' }, doc: 'Request timeout.' },
   { key: 'alertmanager.queue_capacity', path: 'alertmanager.queueCapacity', kind: INT(1, 10_000_000), doc: 'Alerts queued per replica; the oldest are dropped (and counted) when full.' },

@@ -23,6 +23,8 @@ export interface TemplateData {
   value: number;
   externalLabels: Readonly<Record<string, string>>;
   externalURL: string;
+  /** `$lines` (sidecar extension, issue #18): the alert's evidence lines; the Loki ruler has no such variable. */
+  lines?: string;
 }
 
 export interface Template {
@@ -486,7 +488,7 @@ function numberConstant(text: string, isChar: boolean): GoValue | Error {
 
 // ======================================================================= parser
 
-const PREDEFINED_VARS = ['$', '$labels', '$externalLabels', '$externalURL', '$value'];
+const PREDEFINED_VARS = ['$', '$labels', '$externalLabels', '$externalURL', '$value', '$lines'];
 
 /** Deepest nesting a template may have (real annotations use a few levels). */
 const MAX_NESTING = 200;
@@ -860,6 +862,7 @@ class Exec {
             ['$externalLabels', root.ExternalLabels],
             ['$externalURL', root.ExternalURL],
             ['$value', root.Value],
+            ['$lines', root.Lines],
           ]
         : [['$', root]];
   }
@@ -1196,7 +1199,7 @@ class CompiledTemplate implements Template {
 
   render(data: TemplateData): string {
     if (this.isStatic) return this.text;
-    const root = new AlertData(new GoMap(data.labels), new GoMap(data.externalLabels), data.externalURL, data.value);
+    const root = new AlertData(new GoMap(data.labels), new GoMap(data.externalLabels), data.externalURL, data.value, data.lines);
     const exec = new Exec(this, root, { externalURL: data.externalURL });
     try {
       exec.walk(root, this.root);

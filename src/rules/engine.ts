@@ -23,6 +23,7 @@ import type { RuleDef, RuleGroupDef, RuleSet } from './rule-file.js';
 import { SelectorIndex } from './selector-index.js';
 import { RecordedMetrics } from './recorded-metrics.js';
 import { AlertState } from './alert.js';
+import { evidenceStoreFor, recordEvidence, type EvidenceConfig, type EvidenceStore } from './evidence.js';
 import { STATE_KIND, STATE_VERSION, type RuleStateSnapshot, type StateSnapshot } from './state-file.js';
 
 export type RuleHealth = 'unknown' | 'ok' | 'err';
@@ -43,6 +44,8 @@ export interface LoadedRule {
   lastError: string;
   lastEvaluationMs: number;
   evaluationSeconds: number;
+  /** Evidence lines of an alerting rule (issue #18); undefined when off. */
+  readonly evidence?: EvidenceStore;
 }
 
 export interface EngineOptions {
@@ -57,6 +60,8 @@ export interface EngineOptions {
   autoFlush?: boolean;
   registry?: Registry;
   logger?: Logger;
+  /** `rules.evidence.*` (issue #18); absent or max_lines 0: no evidence. */
+  evidence?: EvidenceConfig;
 }
 
 export class RuleEngine {
@@ -115,8 +120,10 @@ export class RuleEngine {
             'unwrap series reached its sample cap; further samples of the series are dropped until the window moves on',
           ),
         );
-        const opts = { resolvedRetentionMs: this.opts.resolvedRetentionMs, externalLabels: this.opts.externalLabels, externalUrl: this.opts.externalUrl };
+        const evidence = evidenceStoreFor(def.kind, source, this.opts.evidence); // evidence (#18)
+        const opts = { resolvedRetentionMs: this.opts.resolvedRetentionMs, externalLabels: this.opts.externalLabels, externalUrl: this.opts.externalUrl, evidence, evidenceAnnotation: this.opts.evidence?.annotation };
         rules.push({
+          evidence,
           id,
           def,
           group,
@@ -172,6 +179,7 @@ export class RuleEngine {
         continue;
       }
       stored = true;
+      if (rule.evidence !== undefined) recordEvidence(rule.evidence, owner.leg, rule.source.sources[owner.leg]!, ev); // evidence (#18)
       const d = this.dirty.get(rule);
       if (d === undefined) this.dirty.set(rule, { causeMs: ev.receivedMs, maxEventMs: ev.timeMs });
       else if (ev.timeMs > d.maxEventMs) d.maxEventMs = ev.timeMs;
@@ -207,6 +215,7 @@ export class RuleEngine {
     // transitions and resolutions are never stamped in the future (Alertmanager
     // reads a resolved alert whose endsAt is ahead as still firing).
     for (const rule of this.rules) this.evaluate(rule, Math.floor(now / rule.source.stepMs) * rule.source.stepMs, undefined);
+    for (const rule of this.rules) rule.evidence?.sweep(now); // evidence (#18): free rings whose lines left the window
     this.identical.sweep(now);
   }
 

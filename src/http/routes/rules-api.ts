@@ -9,6 +9,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { stringify as toYaml } from 'yaml';
 import type { Alert } from '../../rules/alert.js';
 import { AlertState } from '../../rules/alert.js';
+import { evidenceJson } from '../../rules/evidence.js';
 import type { LoadedRule, RuleEngine } from '../../rules/engine.js';
 
 export interface RulesApiOptions {
@@ -34,6 +35,7 @@ function alertJson(a: Alert) {
     activeAt: iso(a.activeAtMs),
     value: formatPromValue(a.value),
     ...(a.state === AlertState.Firing ? { firedAt: iso(a.firedAtMs) } : {}),
+    ...(a.evidence !== undefined ? { evidence: evidenceJson(a.evidence) } : {}), // evidence (#18), a sidecar extension
   };
 }
 
