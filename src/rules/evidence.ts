@@ -140,6 +140,8 @@ export class EvidenceStore {
           if (t <= from || t > tMs) continue;
           if (times.length === k && t <= times[0]!) continue;
           if (!agrees(sampleLabels, r.seriesLabels, r.labels[i]!)) continue;
+          // A line several legs stored (e.g. errors / all lines) is one line.
+          if (picked.some((p) => p.r.times[p.i] === t && p.r.lines[p.i] === r.lines[i] && p.r.labels[p.i] === r.labels[i])) continue;
           let at = times.length;
           while (at > 0 && times[at - 1]! > t) at--;
           times.splice(at, 0, t);
