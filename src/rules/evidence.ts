@@ -135,10 +135,12 @@ export class EvidenceStore {
       const from = tMs - this.windowMs[leg]!;
       for (const r of this.legs[leg]!.values()) {
         if (r.newestMs <= from || !agrees(sampleLabels, r.seriesLabels, undefined)) continue;
-        for (let i = 0; i < r.size; i++) {
+        // Oldest to newest, so lines with equal times keep their arrival order.
+        const cap = r.times.length;
+        for (let n = 0, i = (r.next - r.size + cap) % cap; n < r.size; n++, i = i + 1 === cap ? 0 : i + 1) {
           const t = r.times[i]!;
           if (t <= from || t > tMs) continue;
-          if (times.length === k && t <= times[0]!) continue;
+          if (times.length === k && t < times[0]!) continue;
           if (!agrees(sampleLabels, r.seriesLabels, r.labels[i]!)) continue;
           // A line several legs stored (e.g. errors / all lines) is one line.
           if (picked.some((p) => p.r.times[p.i] === t && p.r.lines[p.i] === r.lines[i] && p.r.labels[p.i] === r.labels[i])) continue;

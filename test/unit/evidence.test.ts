@@ -77,6 +77,13 @@ describe('which lines belong to which alert', () => {
     expect(lines(alertOf(s))).toEqual(['oops']);
   });
 
+  it('lines with the same time keep arrival order after the ring wraps', () => {
+    const s = sim('sum(count_over_time({job="talos-kernel"}[1m])) > 0');
+    for (let i = 0; i < 5; i++) s.engine.ingest(ev(T0 + S, `same ms ${i}`));
+    s.engine.flush();
+    expect(lines(alertOf(s))).toEqual(['same ms 2', 'same ms 3', 'same ms 4']);
+  });
+
   it('only lines inside the range window count', () => {
     const s = sim('sum(count_over_time({job="talos-kernel"} |= "error" [1m])) > 0');
     s.ingest(ev(T0 + 1 * S, 'error old'));
