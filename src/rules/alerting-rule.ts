@@ -28,6 +28,8 @@ export interface AlertingOptions {
 interface ActiveAlert extends Alert {
   /** When keep_firing_for started holding it (0: not holding). */
   keepFiringSinceMs: number;
+  /** Evidence (#18): new lines since its evidence was taken; refreshed at the next timer evaluation. */
+  evidenceStale?: boolean;
 }
 
 export class AlertingRule {
@@ -73,8 +75,13 @@ export class AlertingRule {
         existing.value = s.value;
         existing.lastSeenMs = stampMs;
         existing.keepFiringSinceMs = 0;
-        if (moved && this.opts.evidence !== undefined) existing.evidence = this.opts.evidence.linesFor(s.labels, t); // evidence (#18)
-        if (moved && (this.annotationTemplates.length > 0 || this.opts.evidence !== undefined)) {
+        // Evidence (#18): a line-triggered evaluation only marks it stale; the timer (≤ 1 tick later) re-reads the lines, so a burst costs one read per alert per tick.
+        const refresh = this.opts.evidence !== undefined && (existing.evidenceStale = existing.evidenceStale === true || moved) && causeReceivedMs === undefined;
+        if (refresh) {
+          existing.evidence = this.opts.evidence!.linesFor(s.labels, t);
+          existing.evidenceStale = false;
+        }
+        if ((moved && this.annotationTemplates.length > 0) || refresh) {
           (existing as { annotations: Record<string, string> }).annotations = this.renderAnnotations(data, existing.evidence);
         }
         continue;
@@ -148,6 +155,7 @@ export class AlertingRule {
   private change(kind: AlertChange['kind'], a: ActiveAlert, t: number, causeReceivedMs?: number): AlertChange {
     const alert: Alert = { ...a };
     delete (alert as Partial<ActiveAlert>).keepFiringSinceMs;
+    delete (alert as Partial<ActiveAlert>).evidenceStale;
     return causeReceivedMs === undefined ? { kind, rule: this.ref, alert, live: a, atMs: t } : { kind, rule: this.ref, alert, live: a, atMs: t, causeReceivedMs };
   }
 
@@ -166,3 +174,4 @@ export class AlertingRule {
     for (const a of alerts) this.active.set(alertKey(a.labels), { ...a, keepFiringSinceMs: 0 });
   }
 }
+

@@ -57,6 +57,8 @@ class Ring {
   constructor(
     readonly seriesLabels: Labels,
     k: number,
+    /** The leg's window (range + offset), ms. */
+    readonly windowMs: number,
   ) {
     this.times = new Float64Array(k);
     this.lines = new Array<string>(k).fill('');
@@ -79,6 +81,16 @@ export class EvidenceStore {
   private readonly legs: Array<Map<string, Ring>>;
   /** Lines not kept because the leg already held MAX_EVIDENCE_SERIES rings. */
   seriesRefused = 0;
+  /** Bumped when a ring is added or freed: the lookup index below is then rebuilt. */
+  private version = 0;
+  private indexVersion = -1;
+  /**
+   * Rings by the values of a set of label names (a rule's alerts mostly share
+   * one name set, e.g. `host`), so finding an alert's rings costs its own
+   * rings, not all of them. `loose`: rings whose series labels lack one of
+   * the names, checked line by line.
+   */
+  private readonly index = new Map<string, { byValues: Map<string, Ring[]>; loose: Ring[] }>();
 
   constructor(
     /** How far back each leg looks (range + offset), ms. */
@@ -101,8 +113,9 @@ export class EvidenceStore {
         this.seriesRefused++;
         return;
       }
-      r = new Ring(seriesLabels, this.opts.maxLines);
+      r = new Ring(seriesLabels, this.opts.maxLines, this.windowMs[leg]!);
       rings.set(seriesKey, r);
+      this.version++;
     }
     r.push(ev.timeMs, ev.line, ev.stream.labels);
   }
@@ -111,7 +124,11 @@ export class EvidenceStore {
   sweep(tMs: number): void {
     for (let leg = 0; leg < this.legs.length; leg++) {
       const from = tMs - this.windowMs[leg]!;
-      for (const [key, r] of this.legs[leg]!) if (r.newestMs <= from) this.legs[leg]!.delete(key);
+      for (const [key, r] of this.legs[leg]!) {
+        if (r.newestMs > from) continue;
+        this.legs[leg]!.delete(key);
+        this.version++;
+      }
     }
   }
 
@@ -131,9 +148,12 @@ export class EvidenceStore {
     // Best K so far, kept sorted by time ascending; small K makes insertion cheap.
     const times: number[] = [];
     const picked: Array<{ r: Ring; i: number }> = [];
-    for (let leg = 0; leg < this.legs.length; leg++) {
-      const from = tMs - this.windowMs[leg]!;
-      for (const r of this.legs[leg]!.values()) {
+    const names = Object.keys(sampleLabels).filter((n) => n !== '__name__').sort();
+    const idx = this.indexFor(names);
+    const exact = idx.byValues.get(valuesKey(names, sampleLabels)) ?? [];
+    for (const candidates of [exact, idx.loose]) {
+      for (const r of candidates) {
+        const from = tMs - r.windowMs;
         if (r.newestMs <= from || !agrees(sampleLabels, r.seriesLabels, undefined)) continue;
         // Oldest to newest, so lines with equal times keep their arrival order.
         const cap = r.times.length;
@@ -157,6 +177,39 @@ export class EvidenceStore {
     }
     return picked.map(({ r, i }) => ({ timeMs: r.times[i]!, line: truncateLine(r.lines[i]!, this.opts.maxLineBytes), labels: r.labels[i]! }));
   }
+
+  private indexFor(names: readonly string[]): { byValues: Map<string, Ring[]>; loose: Ring[] } {
+    if (this.indexVersion !== this.version) {
+      this.index.clear();
+      this.indexVersion = this.version;
+    }
+    const sig = names.join('\u0000');
+    let idx = this.index.get(sig);
+    if (idx !== undefined) return idx;
+    idx = { byValues: new Map(), loose: [] };
+    for (const rings of this.legs) {
+      for (const r of rings.values()) {
+        if (!names.every((n) => r.seriesLabels[n] !== undefined)) {
+          idx.loose.push(r);
+          continue;
+        }
+        const key = valuesKey(names, r.seriesLabels);
+        const list = idx.byValues.get(key);
+        if (list === undefined) idx.byValues.set(key, [r]);
+        else list.push(r);
+      }
+    }
+    // A handful of name sets per rule at most; a pathological rule cannot grow this without bound.
+    if (this.index.size > 16) this.index.clear();
+    this.index.set(sig, idx);
+    return idx;
+  }
+}
+
+function valuesKey(names: readonly string[], labels: Labels): string {
+  let k = '';
+  for (const n of names) k += `${labels[n]}\u0001`;
+  return k;
 }
 
 /**
@@ -199,11 +252,23 @@ export function formatEvidence(lines: readonly EvidenceLine[]): string {
   let out = '';
   for (const l of lines) {
     if (out !== '') out += '\n';
-    out += `${new Date(l.timeMs).toISOString()} ${labelsKey(l.labels)} ${l.line}`;
+    out += `${new Date(l.timeMs).toISOString()} ${labelsText(l.labels)} ${l.line}`;
   }
   return out;
 }
 
+
+/** Stream labels are interned (one object per stream): their text is made once. */
+const labelsTextCache = new WeakMap<Labels, string>();
+
+function labelsText(labels: Labels): string {
+  let t = labelsTextCache.get(labels);
+  if (t === undefined) {
+    t = labelsKey(labels);
+    labelsTextCache.set(labels, t);
+  }
+  return t;
+}
 
 /** The evidence as the API shows it: RFC 3339 times. */
 export function evidenceJson(lines: readonly EvidenceLine[] | undefined): Array<{ time: string; line: string; labels: Labels }> {
