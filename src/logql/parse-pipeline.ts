@@ -16,7 +16,6 @@ import {
   type LabelFormatItem,
   type LineFilter,
   type LineFilterOp,
-  LogQLError,
   type MatchOp,
   type NamedMatcher,
   type NumCmp,
@@ -388,4 +387,3 @@ function parsePrimary(c: TokenCursor): LabelFilterExpr {
   return { k: 'number', name: name.value, op: cmp, value: sign * num.num };
 }
 
-export { LogQLError };

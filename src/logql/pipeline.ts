@@ -10,7 +10,7 @@ import { IpFilter } from './stages/ip.js';
 import { JsonExpressionParser, JsonParser, UnpackParser } from './stages/json.js';
 import { type LabelPredicate, compileLabelFilter } from './stages/label-filter.js';
 import { DecolorizeStage, DropStage, KeepStage } from './stages/label-stages.js';
-import { ERROR_LABEL, type LabelsBuilder } from './stages/labels-builder.js';
+import type { LabelsBuilder } from './stages/labels-builder.js';
 import { LogfmtExpressionParser, LogfmtParser } from './stages/logfmt.js';
 import { LinePattern, PatternParser } from './stages/pattern.js';
 import { RegexpParser } from './stages/regexp.js';
@@ -121,4 +121,3 @@ export class UnwrapExtractor {
   }
 }
 
-export { ERROR_LABEL };

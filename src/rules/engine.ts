@@ -119,6 +119,11 @@ export class RuleEngine {
             { rule: def.name, group: group.name, series: labels, cap: MAX_SAMPLES_PER_SERIES },
             'unwrap series reached its sample cap; further samples of the series are dropped until the window moves on',
           ),
+          (limit) =>
+            this.opts.logger?.warn(
+              { rule: def.name, group: group.name, limit },
+              'rule reached its series limit (extracted labels too many); it fails until its range no longer holds refused lines',
+            ),
         );
         const evidence = evidenceStoreFor(def.kind, source, this.opts.evidence); // evidence (#18)
         const opts = { resolvedRetentionMs: this.opts.resolvedRetentionMs, externalLabels: this.opts.externalLabels, externalUrl: this.opts.externalUrl, evidence, evidenceAnnotation: this.opts.evidence?.annotation };
@@ -391,6 +396,12 @@ export class RuleEngine {
       help: `Unwrapped samples refused because their series already held ${MAX_SAMPLES_PER_SERIES} (quantile/stdvar/stddev/rate_counter keep every sample in the range).`,
       labelNames: ['rule_group', 'rule'],
       totals: () => engine.rules.map((r) => [{ rule_group: r.group.name, rule: r.def.name }, r.source.samplesDropped] as const),
+    });
+    new TotalsCounter(registry, {
+      name: `${METRIC_PREFIX}rule_series_refused_lines_total`,
+      help: 'Lines a pipeline rule refused because they would open a series past its series limit (the rule fails meanwhile).',
+      labelNames: ['rule_group', 'rule'],
+      totals: () => engine.rules.map((r) => [{ rule_group: r.group.name, rule: r.def.name }, r.source.seriesRefused] as const),
     });
     new TotalsCounter(registry, {
       name: `${METRIC_PREFIX}rule_events_too_old_total`,

@@ -15,7 +15,7 @@
 import type { Grouping, LabelMatcher, RangeAggExpr, RangeFn } from '../logql/ast.js';
 import { UnwrapExtractor, compileStages, runStages } from '../logql/pipeline.js';
 import { ERROR_LABEL, LabelsBuilder, PRESERVE_ERROR_LABEL } from '../logql/stages/labels-builder.js';
-import { filterLabelNames } from '../logql/stages/label-filter.js';
+import { parserHintsFor } from '../logql/stages/parser-hints.js';
 import type { Stage } from '../logql/stages/stage.js';
 import type { Sample } from './instant-vector.js';
 import { SlidingWindow, gridStepForOffset } from './sliding-window.js';
@@ -30,6 +30,23 @@ interface Series {
 interface UnwrapSeries {
   readonly labels: Readonly<Record<string, string>>;
   readonly window: UnwrapWindow;
+}
+
+/**
+ * Series one pipeline rule may hold. Extracted labels can be unbounded (a
+ * request id, a timestamp); past this the rule fails like Loki's
+ * max_query_series ("maximum of series … reached") instead of growing.
+ */
+export const MAX_SERIES_PER_RULE = 10_000;
+/** Window slots (8 bytes each, twice for bytes_*) one rule's series may hold together: ~32 MB. */
+const MAX_SLOTS_PER_RULE = 4_000_000;
+
+/** The rule produced more series than MAX_SERIES_PER_RULE within its range. */
+export class SeriesLimitError extends Error {
+  constructor(limit: number) {
+    super(`maximum of series (${limit}) reached for a single query; consider reducing the cardinality of the extracted labels (drop/keep, or aggregate with sum by (…))`);
+    this.name = 'SeriesLimitError';
+  }
 }
 
 /** Unwrap functions that need every sample in the range. */
@@ -79,6 +96,13 @@ export class RangeSource {
   lastSeriesLabels: Readonly<Record<string, string>> = {};
   /** Called once when a series first reaches the sample cap. */
   onSampleCap: ((labels: Readonly<Record<string, string>>) => void) | undefined;
+  /** Lines refused because they would have opened a series past the series limit. */
+  seriesRefused = 0;
+  /** Called once when the rule first reaches the series limit. */
+  onSeriesLimit: (() => void) | undefined;
+  /** Last grid instant whose range may miss refused lines: evaluation fails up to it. */
+  private overflowUntil = -Infinity;
+  maxSeries: number;
 
   /**
    * `pushedGrouping`: the grouping of an enclosing `sum` Loki pushes into
@@ -100,6 +124,9 @@ export class RangeSource {
     this.slots = this.rangeSlots + this.offsetSlots;
     this.trackBytes = expr.fn === 'bytes_over_time' || expr.fn === 'bytes_rate';
     this.absentLabels = absentLabelsOf(expr.selector.matchers);
+    // Long ranges have more buckets per series, so fewer series fit the same memory.
+    const ring = new SlidingWindow(this.slots, this.stepMs, false).capacity;
+    this.maxSeries = Math.min(MAX_SERIES_PER_RULE, Math.max(100, Math.floor(MAX_SLOTS_PER_RULE / ring)));
     const piped = expr.selector.stages.length > 0 || expr.unwrap !== undefined;
     this.stages = piped ? compileStages(expr.selector.stages) : undefined;
     this.unwrap = expr.unwrap !== undefined ? new UnwrapExtractor(expr.unwrap) : undefined;
@@ -110,7 +137,7 @@ export class RangeSource {
       grouping = { without: true, labels: [...(grouping?.labels ?? []), expr.unwrap.label] };
     }
     this.grouping = piped ? grouping : undefined;
-    this.lb.preserveErrors = preservesErrors(expr, expr.grouping ?? pushedGrouping);
+    this.lb.hints = parserHintsFor(expr.selector.stages, expr.unwrap, expr.grouping ?? pushedGrouping, expr.fn);
   }
 
   /** Grid instant (bucket id) at or after a wall-clock time. */
@@ -153,6 +180,7 @@ export class RangeSource {
     if (this.unwrap === undefined) return this.addToStream(key, labels, ev, this.trackBytes ? Buffer.byteLength(line) : 0, lastT);
     let s = this.unwrapSeries.get(key);
     if (s === undefined) {
+      if (this.atSeriesLimit(ev)) return false;
       s = { labels: Object.freeze(labels), window: new UnwrapWindow(this.rangeSlots, this.stepMs, NEEDS_SAMPLES.has(this.fn)) };
       const bucket = s.window.bucketOf(ev.timeMs, ev.timeNsRem);
       if (bucket <= lastT - this.slots) {
@@ -167,9 +195,19 @@ export class RangeSource {
     return r === 'ok';
   }
 
+  /** A pipeline rule at its series limit refuses the line and fails evaluations its range could see. */
+  private atSeriesLimit(ev: LogEvent): boolean {
+    if (this.stages === undefined || this.series.size + this.unwrapSeries.size < this.maxSeries) return false;
+    if (this.seriesRefused++ === 0) this.onSeriesLimit?.();
+    const bucket = Math.ceil((2 * ev.timeMs + (ev.timeNsRem > 0 ? 1 : 0)) / (2 * this.stepMs));
+    this.overflowUntil = Math.max(this.overflowUntil, bucket + this.slots - 1);
+    return true;
+  }
+
   private addToStream(key: string, labels: Readonly<Record<string, string>>, ev: LogEvent, byteLen: number, lastT: number): boolean {
     let s = this.series.get(key);
     if (s === undefined) {
+      if (this.atSeriesLimit(ev)) return false;
       s = { labels: Object.isFrozen(labels) ? labels : Object.freeze(labels), window: new SlidingWindow(this.slots, this.stepMs, this.trackBytes) };
       const bucket = s.window.bucketOf(ev.timeMs, ev.timeNsRem);
       if (bucket <= lastT - this.slots) {
@@ -186,6 +224,18 @@ export class RangeSource {
 
   /** The range vector's samples at grid instant T (t = T·g). Throws PipelineError for a sample with `__error__`. */
   evaluate(T: number): Sample[] {
+    if (T <= this.overflowUntil) {
+      // Let windows that ended free their series, so the rule recovers once the cardinality drops.
+      for (const [key, s] of this.series) {
+        s.window.query(T, this.scratch);
+        if (s.window.empty) this.series.delete(key);
+      }
+      for (const [key, s] of this.unwrapSeries) {
+        s.window.summary(T, this.summaryScratch);
+        if (s.window.empty) this.unwrapSeries.delete(key);
+      }
+      throw new SeriesLimitError(this.maxSeries);
+    }
     const out: Sample[] = [];
     const rangeSec = this.rangeMs / 1000;
     let anyPresent = false;
@@ -299,21 +349,6 @@ export class RangeSource {
 /** evaluator.go RangeVectorEvaluator: a sample with `__error__` fails the query unless the error was asked for. */
 function failsQuery(labels: Readonly<Record<string, string>>): boolean {
   return Object.hasOwn(labels, ERROR_LABEL) && labels[PRESERVE_ERROR_LABEL] !== 'true';
-}
-
-/**
- * parser_hints.go NewParserHint: errors are preserved when the hints (label
- * names the pipeline's filters read, the grouping, the unwrapped label)
- * contain `__error__` — only for `by (…)` groupings (`by ()` included), never
- * for `without` or no grouping.
- */
-function preservesErrors(expr: RangeAggExpr, grouping: Grouping | undefined): boolean {
-  if (grouping === undefined || grouping.without) return false;
-  const names = [...grouping.labels];
-  for (const st of expr.selector.stages) if (st.k === 'label_filter') names.push(...filterLabelNames(st.filter));
-  for (const f of expr.unwrap?.postFilters ?? []) names.push(...filterLabelNames(f));
-  if (grouping.labels.length > 0 || names.length > 0) return names.includes(ERROR_LABEL);
-  return false;
 }
 
 /** range_vector.go Quantile: weighted between neighbours; q<0 → −Inf, q>1 → +Inf. */

@@ -70,12 +70,15 @@ export class RuleLegs {
     readonly expr: Expr,
     /** Called once per leg when an unwrapped series first reaches its sample cap. */
     onSampleCap?: (labels: Readonly<Record<string, string>>) => void,
+    /** Called once per leg when a pipeline leg first refuses a series at its limit. */
+    onSeriesLimit?: (limit: number) => void,
   ) {
     const leaves = rangeLeavesOf(expr);
     const pushed = pushedGroupings(expr);
     this.sources = leaves.map((l) => {
       const src = new RangeSource(l, pushed.get(l));
       src.onSampleCap = onSampleCap;
+      if (onSeriesLimit !== undefined) src.onSeriesLimit = () => onSeriesLimit(src.maxSeries);
       return src;
     });
     leaves.forEach((l, i) => this.byLeaf.set(l, this.sources[i]!));
@@ -113,6 +116,11 @@ export class RuleLegs {
     return this.sources.reduce((n, s) => n + s.samplesDropped, 0);
   }
 
+  /** Series refused at a pipeline leg's series limit, over all legs. */
+  get seriesRefused(): number {
+    return this.sources.reduce((n, s) => n + s.seriesRefused, 0);
+  }
+
   get seriesCount(): number {
     return this.sources.reduce((n, s) => n + s.seriesCount, 0);
   }
@@ -127,7 +135,9 @@ export class RuleLegs {
   }
 
   /** Restores the legs; false (nothing restored) when the legs' grids don't match the snapshot. */
-  restore(legs: ReadonlyArray<{ stepMs: number; series: readonly SeriesSnapshot[] }>): boolean {
+  restore(legsIn: ReadonlyArray<{ stepMs: number; series: readonly SeriesSnapshot[] }>): boolean {
+    // A rule without legs (a constant expression) is saved with one empty entry in the original fields.
+    const legs = this.sources.length === 0 ? legsIn.filter((l) => l.series.length > 0) : legsIn;
     if (legs.length !== this.sources.length || legs.some((l, i) => l.stepMs !== this.sources[i]!.stepMs)) return false;
     legs.forEach((l, i) => this.sources[i]!.restore(l.series));
     return true;

@@ -150,6 +150,11 @@ export class SlidingWindow {
     return this.cap * 8 * (this.bytes === undefined ? 1 : 2);
   }
 
+  /** Slots the ring holds (its memory: 8 bytes each, twice when bytes are tracked). */
+  get capacity(): number {
+    return this.cap;
+  }
+
   /** True when nothing is stored (the series can be freed). */
   get empty(): boolean {
     return this.totalCount === 0;

@@ -258,6 +258,17 @@ describe('state file with several legs', () => {
   });
 });
 
+describe('state file for a constant rule', () => {
+  it('restores the firing alert of vector(1) with its original activeAt', () => {
+    const a = new Simulation(oneRule('vector(1)'), T0);
+    a.advanceTo(T0 + 2 * S);
+    const snap = validateSnapshot(JSON.parse(JSON.stringify(a.engine.snapshot())));
+    const b = new Simulation(oneRule('vector(1)'), T0 + 10 * S);
+    expect(b.engine.restore(snap)).toBe(1);
+    expect(b.engine.alerts().map(({ alert }) => alert.activeAtMs)).toEqual([T0]);
+  });
+});
+
 describe('rule files with vector algebra load', () => {
   it('check-style load accepts the constructs', async () => {
     const { writeFile, mkdtemp } = await import('node:fs/promises');

@@ -34,8 +34,8 @@ interface Leaf {
 }
 type Node =
   | { k: 'leaf'; leaf: Leaf }
-  | { k: 'agg'; op: string; by: string[] | undefined; without: boolean; inner: Node }
-  | { k: 'bin'; op: string; bool: boolean; on: string[] | undefined; ignoring: string[] | undefined; groupLeft: boolean; lhs: Node; rhs: Node }
+  | { k: 'agg'; op: string; by: readonly string[] | undefined; without: boolean; inner: Node }
+  | { k: 'bin'; op: string; bool: boolean; on: readonly string[] | undefined; ignoring: readonly string[] | undefined; groupLeft: boolean; lhs: Node; rhs: Node }
   | { k: 'lit'; op: string; value: number; left: boolean; inner: Node };
 
 function render(n: Node): string {
@@ -159,7 +159,7 @@ function refLeaf(leaf: Leaf, lines: Line[], t: number): Smp[] {
   }
 }
 
-function refAgg(op: string, by: string[] | undefined, without: boolean, v: Smp[]): Smp[] {
+function refAgg(op: string, by: readonly string[] | undefined, without: boolean, v: Smp[]): Smp[] {
   const groups = new Map<string, { labels: Labels; values: number[] }>();
   for (const s of v) {
     const labels: Labels = {};
@@ -186,7 +186,7 @@ function refAgg(op: string, by: string[] | undefined, without: boolean, v: Smp[]
   });
 }
 
-function sig(labels: Labels, on: string[] | undefined, ignoring: string[] | undefined): string {
+function sig(labels: Labels, on: readonly string[] | undefined, ignoring: readonly string[] | undefined): string {
   const kept: Labels = {};
   for (const [k, v] of Object.entries(labels)) {
     if (on !== undefined ? on.includes(k) : !(ignoring ?? []).includes(k)) kept[k] = v;

@@ -13,6 +13,7 @@ import { parseExpr } from '../../src/logql/parse.js';
 import { compileChain } from '../../src/logql/line-filter.js';
 import { UnwrapExtractor, compileStages, runStages } from '../../src/logql/pipeline.js';
 import { LabelsBuilder } from '../../src/logql/stages/labels-builder.js';
+import { parserHintsFor } from '../../src/logql/stages/parser-hints.js';
 import { compileLabelRegex } from '../../src/re2/re2.js';
 import { extractorGrouping, rangeLeafOf } from '../../src/rules/expr-eval.js';
 import { RangeSource } from '../../src/rules/range-source.js';
@@ -65,6 +66,8 @@ function referencePoints(expr: RangeAggExpr, pushed: Grouping | undefined, event
     grouping = { without: true, labels: [...(grouping?.labels ?? []), expr.unwrap.label] };
   }
   const lb = new LabelsBuilder();
+  // Loki's parser hints are semantics (what is extracted, which errors arise): same rules, tested in logql-stages.
+  lb.hints = parserHintsFor(expr.selector.stages, expr.unwrap, expr.grouping ?? pushed, expr.fn);
   const pts: Point[] = [];
   events.forEach((ev, order) => {
     if (!expr.selector.matchers.every((m) => matches(m, ev.stream.labels))) return;

@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseExpr } from '../../src/logql/parse.js';
 import { LogQLError } from '../../src/logql/ast.js';
-import { resultSamples } from '../../src/rules/expr-eval.js';
+import { extractorGrouping, rangeLeafOf, resultSamples } from '../../src/rules/expr-eval.js';
+import { RangeSource } from '../../src/rules/range-source.js';
 import { RuleLegs } from '../../src/rules/rule-legs.js';
 import { LabelSetCache, type LogEvent } from '../../src/log-event.js';
 import { T0, alertSet, oneRule, runTimeline } from '../helpers/timeline.js';
@@ -253,5 +254,70 @@ describe('pattern line filters', () => {
     expect(evalAt('sum(count_over_time({job="talos"} |> "<_> <_> 503" [1m]))', l, T0 + 2 * S)).toEqual([' 1']);
     expect(evalAt('sum(count_over_time({job="talos"} |> "GET <_>" or "<_> 503 <_>" [1m]))', l, T0 + 2 * S)).toEqual([' 3']);
     expect(evalAt('sum(count_over_time({job="talos"} !> "GET <_>" [1m]))', l, T0 + 2 * S)).toEqual([' 1']);
+  });
+});
+
+describe("Loki's parser hints (parser_hints.go) decide what is parsed and which errors arise", () => {
+  const lines = [ev(T0 + S, 'not json'), ev(T0 + S, '{"level":"warn", "x": broken'), ev(T0 + S, '{"x": broken, "level":"warn"}')];
+  it('sum(...) over | json needs no labels: nothing is parsed, no error, every line counts', () => {
+    expect(evalAt('sum(count_over_time({job="talos"} | json [1m]))', lines, T0 + 2 * S)).toEqual([' 3']);
+  });
+  it('parsing stops once the grouping labels are extracted: a later syntax error is no error', () => {
+    const ok = [ev(T0 + S, '{"level":"warn", "x": broken')];
+    expect(evalAt('sum by (level) (count_over_time({job="talos"} | json [1m]))', ok, T0 + 2 * S)).toEqual(['level=warn 1']);
+    // The same line without grouping extracts everything and hits the error.
+    expect(() => evalAt('count_over_time({job="talos"} | json [1m])', ok, T0 + 2 * S)).toThrow(/JSONParserErr/);
+  });
+  it('an error before the needed labels still fails the query unless __error__ is asked for', () => {
+    const bad = [ev(T0 + S, '{"x": broken, "level":"warn"}')];
+    expect(() => evalAt('sum by (level) (count_over_time({job="talos"} | json [1m]))', bad, T0 + 2 * S)).toThrow(/JSONParserErr/);
+    expect(evalAt('sum by (level, __error__) (count_over_time({job="talos"} | json [1m]))', bad, T0 + 2 * S)).toEqual(['__error__=JSONParserErr 1']);
+  });
+  it('only the needed labels are extracted (series stay few); a label filter counts as needed', () => {
+    const l = [ev(T0 + S, '{"level":"warn","status":"500","id":"a1"}'), ev(T0 + S, '{"level":"warn","status":"200","id":"b2"}')];
+    expect(evalAt('sum by (level) (count_over_time({job="talos"} | json | status >= 500 [1m]))', l, T0 + 2 * S)).toEqual(['level=warn 1']);
+    expect(evalAt('sum by (level) (count_over_time({job="talos"} | logfmt | status >= 500 [1m]))', [ev(T0 + S, 'level=warn status=500 id=x broken="'), ev(T0 + S, 'level=info status=200')], T0 + 2 * S)).toEqual(['level=warn 1']);
+  });
+});
+
+describe('limits and refusals', () => {
+  it('samples beyond the per-series cap are dropped, counted and reported once', () => {
+    const expr = parseExpr('quantile_over_time(0.5, {job="talos"} | json | unwrap v [10m]) by (job)');
+    const src = new RangeSource(rangeLeafOf(expr), extractorGrouping(expr));
+    const reported: Array<Readonly<Record<string, string>>> = [];
+    src.onSampleCap = (l) => reported.push(l);
+    for (let i = 0; i < 20_005; i++) src.add(ev(T0 + Math.floor(i / 100), `{"v":"${i}"}`), -Infinity);
+    expect(src.samplesDropped).toBe(5);
+    expect(reported).toEqual([{ job: 'talos' }]);
+    // The kept samples are the first 20 000: median of 0…19 999.
+    expect(src.evaluate(src.gridAtOrAfter(T0 + 1000))).toEqual([{ labels: { job: 'talos' }, value: 9999.5 }]);
+  });
+  it('a template using Go time values is refused as unsupported, naming the function', () => {
+    let err: unknown;
+    try {
+      parseExpr('count_over_time({job="talos"} | line_format "{{ __timestamp__ | date \\"2006\\" }}" [1m])');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(LogQLError);
+    expect((err as LogQLError).unsupported).toBe(true);
+    expect((err as LogQLError).message).toMatch(/__timestamp__.*not supported/);
+  });
+});
+
+describe('series limit', () => {
+  it('a pipeline rule past its series limit refuses new series and fails until its range no longer holds them', () => {
+    const expr = parseExpr('count_over_time({job="talos"} | json [1m])');
+    const src = new RangeSource(rangeLeafOf(expr), extractorGrouping(expr));
+    src.maxSeries = 3;
+    let reported = 0;
+    src.onSeriesLimit = () => reported++;
+    for (let i = 0; i < 5; i++) src.add(ev(T0 + S, `{"id":"${i}"}`), -Infinity);
+    expect(src.seriesRefused).toBe(2);
+    expect(reported).toBe(1);
+    expect(() => src.evaluate(src.gridAtOrAfter(T0 + 2 * S))).toThrow(/maximum of series \(3\) reached/);
+    // The refused lines left the range at T0 + 1s + 1m: the rule works again (and its old series are gone).
+    expect(src.evaluate(src.gridAtOrAfter(T0 + S + M))).toEqual([]);
+    expect(src.seriesCount).toBe(0);
   });
 });

@@ -43,6 +43,7 @@ function scalar(s: string, v: JsonValue): string {
 
 export class JsonParser implements Stage {
   process(line: string, lb: LabelsBuilder): string {
+    if (lb.hints.noLabels(lb)) return line;
     try {
       this.walk(line, 0, line.length, [], lb);
     } catch (e) {
@@ -52,27 +53,37 @@ export class JsonParser implements Stage {
     return line;
   }
 
-  private walk(s: string, from: number, to: number, prefix: string[], lb: LabelsBuilder): void {
+  /** Returns true when parsing stopped because every required label is extracted (no error then, as Loki). */
+  private walk(s: string, from: number, to: number, prefix: string[], lb: LabelsBuilder): boolean {
+    const hints = lb.hints;
+    let stop = false;
     eachMember(s, from, to, (key, v) => {
       if (v.type === 'object') {
         prefix.push(key);
-        this.walk(s, v.start, v.end, prefix, lb);
+        if (hints.shouldExtractPrefix(this.join(prefix, ''))) stop = this.walk(s, v.start, v.end, prefix, lb);
         prefix.pop();
-        return;
+        return stop;
       }
-      if (v.type !== 'string' && v.type !== 'number' && v.type !== 'boolean') return;
-      let name: string;
-      if (prefix.length === 0) {
-        name = sanitizeLabelKey(key);
-        if (name === '') return;
-        name = lb.parsedName(name);
-      } else {
-        name = this.join(prefix, key);
-        if (lb.baseHas(name) || lb.hasMetadata(name)) name = this.join(prefix, key + '_extracted');
-      }
-      if (lb.extracted(name)) return;
-      lb.set(Category.Parsed, name, scalar(s, v));
+      if (v.type === 'string' || v.type === 'number' || v.type === 'boolean') this.member(s, key, v, prefix, lb);
+      // parser.go parseObject: stop once the query has what it needs.
+      stop = hints.allRequiredExtracted(lb);
+      return stop;
     });
+    return stop;
+  }
+
+  private member(s: string, key: string, v: JsonValue, prefix: readonly string[], lb: LabelsBuilder): void {
+    let name: string;
+    if (prefix.length === 0) {
+      name = sanitizeLabelKey(key);
+      if (name === '') return;
+      name = lb.parsedName(name);
+    } else {
+      name = this.join(prefix, key);
+      if (lb.baseHas(name) || lb.hasMetadata(name)) name = this.join(prefix, key + '_extracted');
+    }
+    if (!lb.hints.shouldExtract(name) || lb.extracted(name)) return;
+    lb.set(Category.Parsed, name, scalar(s, v));
   }
 
   /** The flattened name of `key` under `prefix` (buildSanitizedPrefixFromBuffer). */
@@ -175,7 +186,7 @@ export class JsonExpressionParser implements Stage {
   }
 
   process(line: string, lb: LabelsBuilder): string {
-    if (line === '') return line;
+    if (line === '' || lb.hints.noLabels(lb)) return line;
     const c = line[0];
     if (c !== '"' && c !== '{' && c !== '[') {
       lb.setParserError(JSON_ERROR, undefined);
@@ -230,7 +241,7 @@ export class JsonExpressionParser implements Stage {
 /** `| unpack`: string members become labels; `_entry` replaces the line (Promtail's pack stage). */
 export class UnpackParser implements Stage {
   process(line: string, lb: LabelsBuilder): string {
-    if (line === '') return line;
+    if (line === '' || lb.hints.noLabels(lb)) return line;
     if (line[0] !== '{') {
       lb.setParserError(JSON_ERROR, 'expecting json object(6), but it is not');
       return line;
@@ -247,7 +258,7 @@ export class UnpackParser implements Stage {
           return;
         }
         const name = lb.parsedName(key);
-        if (lb.extracted(name)) return;
+        if (!lb.hints.shouldExtract(name) || lb.extracted(name)) return;
         pending.push(sanitizeLabelKey(name), jsonStringValue(line.slice(v.start, v.end)));
       });
     } catch (e) {

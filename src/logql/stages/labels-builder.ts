@@ -10,6 +10,8 @@
  * first, then the (not deleted) stream labels.
  */
 
+import { EXTRACT_ALL, type ParserHints } from './parser-hints.js';
+
 export const ERROR_LABEL = '__error__';
 export const ERROR_DETAILS_LABEL = '__error_details__';
 /** Suffix parsers add when an extracted name collides with a stream or metadata label. */
@@ -58,12 +60,8 @@ export class LabelsBuilder {
   private readonly extractedNames = new Set<string>();
   err = '';
   errDetails = '';
-  /**
-   * The query names `__error__` in a `by` grouping or (with `by ()`) in a
-   * label filter: parser errors are then kept as data, not a query error
-   * (parser_hints.go PreserveError, parser.go addErrLabel).
-   */
-  preserveErrors = false;
+  /** What the query needs extracted (parser_hints.go); default: everything. */
+  hints: ParserHints = EXTRACT_ALL;
 
   /** Start a new line of stream `base` with its structured metadata. */
   reset(base: Labels, metadata: Labels | undefined): void {
@@ -162,7 +160,8 @@ export class LabelsBuilder {
   /** A parser's error (addErrLabel): also marks the line when errors are preserved. */
   setParserError(err: string, details: string | undefined): void {
     this.setError(err, details);
-    if (this.preserveErrors) this.set(Category.Parsed, PRESERVE_ERROR_LABEL, 'true');
+    // The query asked for `__error__` (parser.go addErrLabel): kept as data, not a query error.
+    if (this.hints.preserveError) this.set(Category.Parsed, PRESERVE_ERROR_LABEL, 'true');
   }
 
   /** Every label name currently present (for keep/drop and label_format). */

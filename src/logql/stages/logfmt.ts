@@ -203,6 +203,7 @@ export class LogfmtParser implements Stage {
   ) {}
 
   process(line: string, lb: LabelsBuilder): string {
+    if (lb.hints.noLabels(lb)) return line;
     const dec = this.dec;
     dec.reset(line);
     while (!dec.eol) {
@@ -215,10 +216,11 @@ export class LogfmtParser implements Stage {
       let key = sanitizeLabelKey(raw);
       if (key === '') continue;
       key = lb.parsedName(key);
-      if (lb.extracted(key)) continue;
+      if (!lb.hints.shouldExtract(key) || lb.extracted(key)) continue;
       const val = dec.value ?? '';
       if (!this.keepEmpty && val === '') continue;
       lb.set(Category.Parsed, key, cleanValue(val));
+      if (lb.hints.allRequiredExtracted(lb)) break;
     }
     if (this.strict && dec.err !== undefined) lb.setParserError(LOGFMT_ERROR, dec.errorText());
     return line;
@@ -247,6 +249,7 @@ export class LogfmtExpressionParser implements Stage {
   }
 
   process(line: string, lb: LabelsBuilder): string {
+    if (lb.hints.noLabels(lb)) return line;
     for (const id of this.ids) if (!lb.baseHas(id) && !lb.hasMetadata(id)) lb.set(Category.Parsed, id, '');
     const dec = this.dec;
     dec.reset(line);

@@ -101,10 +101,11 @@ export class PatternParser implements Stage {
   }
 
   process(line: string, lb: LabelsBuilder): string {
+    if (lb.hints.noLabels(lb)) return line;
     const values = matchPattern(this.p, line);
     for (let i = 0; i < values.length; i++) {
       const name = lb.parsedName(this.p.names[i]!);
-      if (!lb.extracted(name)) lb.set(Category.Parsed, name, values[i]!);
+      if (lb.hints.shouldExtract(name) && !lb.extracted(name)) lb.set(Category.Parsed, name, values[i]!);
     }
     return line;
   }

@@ -50,7 +50,7 @@ export class RegexpParser implements Stage {
     for (const { name, index } of this.names) {
       const v = m.groups[index];
       const key = lb.parsedName(name);
-      if (!lb.extracted(key)) lb.set(Category.Parsed, key, v === undefined ? '' : normalise(v));
+      if (lb.hints.shouldExtract(key) && !lb.extracted(key)) lb.set(Category.Parsed, key, v === undefined ? '' : normalise(v));
     }
     return line;
   }
