@@ -61,7 +61,7 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
   const evidenceLink = { link: evidence.link, grafanaUrl: externalUrl, lokiUrl: evidence.lokiUrl || cfg.loki.url, datasourceUid: evidence.datasourceUid };
   const notifier = new AlertmanagerNotifier(cfg.alertmanager, { ...cfg.rules, evidenceLink }, { registry, logger });
   const loki = cfg.loki.url !== '' ? await startLoki(cfg.loki, registry, logger) : undefined;
-  const decoder = new TalosDecoder({ ...cfg.talos, metadata: cfg.loki.url !== '' && cfg.loki.structuredMetadata });
+  const decoder = new TalosDecoder({ ...cfg.talos, metadata: cfg.loki.url !== '' && cfg.loki.structuredMetadata !== false });
   const pipeline = new IngestPipeline(decoder, bus, logger.child({ component: 'ingest' }), registry);
 
   // Hand-offs: the only places one component calls another at run time.

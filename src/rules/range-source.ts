@@ -57,7 +57,10 @@ export class PipelineError extends Error {
   constructor(labels: Readonly<Record<string, string>>) {
     const err = labels[ERROR_LABEL] ?? '';
     super(
-      `pipeline error: '${err}' for series: '${labelsKey(labels)}'. Use a label filter to intentionally skip this error (e.g | __error__!="${err}"); to skip all errors match empty errors (e.g | __error__="")`,
+      `pipeline error: '${err}' for series: '${labelsKey(labels)}'.\n` +
+        `Use a label filter to intentionally skip this error. (e.g | __error__!="${err}").\n` +
+        'To skip all potential errors you can match empty errors.(e.g __error__="")\n' +
+        'The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__="" )\n',
     );
     this.name = 'PipelineError';
   }

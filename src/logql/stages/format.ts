@@ -9,7 +9,7 @@
  */
 import type { LabelFormatItem } from '../ast.js';
 import { type Template, TemplateError, TemplateExecError, compileTemplate } from '../../gotemplate/template.js';
-import { GoMap } from '../../gotemplate/fmt.js';
+import { GoMap } from '../../gotemplate/values.js';
 import { Category, ERROR_LABEL, type LabelsBuilder } from './labels-builder.js';
 import type { LineContext, Stage } from './stage.js';
 import { LOKI_TEMPLATE_FUNCS } from './template-funcs.js';

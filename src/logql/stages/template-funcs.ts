@@ -9,9 +9,12 @@
  * and `fromJson` are declared unsupported: a template using them fails to
  * compile with that reason (the rule is refused, not run wrong).
  */
-import { FUNCS, type CallContext, type FuncDef, replaceAll } from '../../gotemplate/funcs.js';
+import { GO_BUILTINS, type CallContext, type FuncDef } from '../../gotemplate/funcs.js';
+import { replaceAll } from '../../gotemplate/prometheus-funcs.js';
 import { compileSubmatchRegex } from '../../re2/captures.js';
-import { GoMap, formatFloatV, sprint, type GoValue } from '../../gotemplate/fmt.js';
+import { GoMap, type GoValue } from '../../gotemplate/values.js';
+import { sprint } from '../../gotemplate/fmt.js';
+import { formatFloatV } from '../../gotemplate/strconv.js';
 import { parseGoDurationSeconds, parseHumanBytes } from './units.js';
 
 function s(v: GoValue): string {
@@ -337,9 +340,4 @@ const LOKI_FUNCS_OWN: Array<[string, FuncDef]> = [
 ];
 
 /** Go builtins (and, or, printf, eq …) plus Loki's set. Prometheus-only functions are not visible. */
-const GO_BUILTINS = ['and', 'or', 'not', 'len', 'index', 'slice', 'print', 'printf', 'println', 'html', 'js', 'urlquery', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'call'];
-
-export const LOKI_TEMPLATE_FUNCS: ReadonlyMap<string, FuncDef> = new Map<string, FuncDef>([
-  ...GO_BUILTINS.map((n) => [n, FUNCS.get(n)!] as [string, FuncDef]),
-  ...LOKI_FUNCS_OWN,
-]);
+export const LOKI_TEMPLATE_FUNCS: ReadonlyMap<string, FuncDef> = new Map<string, FuncDef>([...GO_BUILTINS, ...LOKI_FUNCS_OWN]);
