@@ -25,6 +25,11 @@ import { RecordedMetrics } from './recorded-metrics.js';
 import { AlertState } from './alert.js';
 import { evidenceStoreFor, recordEvidence, type EvidenceConfig, type EvidenceStore } from './evidence.js';
 import { STATE_KIND, STATE_VERSION, type RuleStateSnapshot, type StateSnapshot } from './state-file.js';
+import { SeriesBudget, type SeriesLimits } from './series-budget.js';
+import { EvalPacer, runSliced } from './eval-pacer.js';
+
+/** The live timer evaluates rules in slices of this long, yielding to I/O in between. */
+const TICK_SLICE_MS = 10;
 
 export type RuleHealth = 'unknown' | 'ok' | 'err';
 
@@ -62,6 +67,8 @@ export interface EngineOptions {
   logger?: Logger;
   /** `rules.evidence.*` (issue #18); absent or max_lines 0: no evidence. */
   evidence?: EvidenceConfig;
+  /** Bounds on rule series (rules.max_series_per_rule, rules.max_window_memory); default none. */
+  seriesLimits?: SeriesLimits;
 }
 
 export class RuleEngine {
@@ -85,8 +92,18 @@ export class RuleEngine {
   /** Events dropped for every rule because they were older than any range still evaluated. */
   eventsTooOld = 0;
 
+  readonly seriesBudget: SeriesBudget;
+  /** Live only: expensive rules wait between line-triggered evaluations. */
+  private readonly pacer: EvalPacer<LoadedRule> | undefined;
+  private ticking = false;
+
   constructor(private readonly opts: EngineOptions) {
     this.now = opts.now ?? Date.now;
+    this.seriesBudget = new SeriesBudget(opts.seriesLimits ?? { maxSeriesPerRule: 0, maxWindowBytes: 0 }, opts.logger);
+    this.pacer = opts.autoFlush === false ? undefined : new EvalPacer<LoadedRule>((marks) => {
+      for (const [rule, mark] of marks) if (this.rules[rule.id] === rule && !this.dirty.has(rule)) this.dirty.set(rule, mark);
+      this.flush();
+    });
     if (opts.registry !== undefined) this.registerMetrics(opts.registry);
   }
 
@@ -124,6 +141,7 @@ export class RuleEngine {
               { rule: def.name, group: group.name, limit },
               'rule reached its series limit (extracted labels too many); it fails until its range no longer holds refused lines',
             ),
+          this.seriesBudget.forRule(group.name, def.name),
         );
         const evidence = evidenceStoreFor(def.kind, source, this.opts.evidence); // evidence (#18)
         const opts = { resolvedRetentionMs: this.opts.resolvedRetentionMs, externalLabels: this.opts.externalLabels, externalUrl: this.opts.externalUrl, evidence, evidenceAnnotation: this.opts.evidence?.annotation };
@@ -149,6 +167,7 @@ export class RuleEngine {
     const index = new SelectorIndex(legOwners.map((o) => rules[o.rule]!.source.sources[o.leg]!.expr.selector));
     for (const gone of previous.values()) {
       this.matchCounter?.forget({ rule_group: gone.group.name, rule: gone.def.name });
+      gone.source.dispose();
       // Forget the alerts of removed rules so sinks stop re-sending them.
       for (const a of gone.alerting?.alerts() ?? []) this.emit({ kind: 'removed', rule: gone.alerting!.ref, alert: a, atMs: this.now() });
     }
@@ -207,6 +226,7 @@ export class RuleEngine {
     const batch = [...this.dirty];
     this.dirty.clear();
     for (const [rule, d] of batch) {
+      if (this.pacer?.defer(rule, d) === true) continue;
       // A line stamped slightly ahead of our clock (within the decoder's tolerance) counts at once.
       this.evaluate(rule, Math.max(now, d.maxEventMs), d.causeMs);
     }
@@ -226,13 +246,24 @@ export class RuleEngine {
 
   start(): void {
     if (this.timer !== undefined) return;
-    this.timer = setInterval(() => this.tick(), this.opts.tickMs);
+    this.timer = setInterval(() => void this.tickSliced(), this.opts.tickMs);
     this.timer.unref();
+  }
+
+  /** The live timer's tick(): the same evaluations, in slices, so many heavy rules never stall the loop. */
+  private async tickSliced(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    this.flush();
+    const rules = this.rules;
+    const at = (rule: LoadedRule): number => Math.floor(this.now() / rule.source.stepMs) * rule.source.stepMs;
+    await runSliced(rules, (rule) => this.evaluate(rule, at(rule), undefined), TICK_SLICE_MS, () => this.rules === rules).finally(() => (this.ticking = false));
   }
 
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.pacer?.stop();
     this.flush();
   }
 
@@ -259,6 +290,7 @@ export class RuleEngine {
     }
     rule.lastEvaluationMs = t;
     rule.evaluationSeconds = (performance.now() - started) / 1000;
+    this.pacer?.record(rule, rule.evaluationSeconds * 1000);
     this.evalHistogram?.observe(rule.evaluationSeconds);
   }
 
@@ -409,6 +441,7 @@ export class RuleEngine {
       totals: () => [[{}, engine.eventsTooOld]],
     });
     this.recorded = new RecordedMetrics(registry);
+    this.seriesBudget.registerMetrics(registry);
   }
 }
 

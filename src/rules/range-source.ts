@@ -18,7 +18,8 @@ import { ERROR_LABEL, LabelsBuilder, PRESERVE_ERROR_LABEL } from '../logql/stage
 import { parserHintsFor } from '../logql/stages/parser-hints.js';
 import type { Stage } from '../logql/stages/stage.js';
 import type { Sample } from './instant-vector.js';
-import { SlidingWindow, gridStepForOffset } from './sliding-window.js';
+import { SlidingWindow, bucketOf, gridStepForOffset } from './sliding-window.js';
+import type { RuleSeriesBudget } from './series-budget.js';
 import { UnwrapWindow, type WindowSummary } from './unwrap-window.js';
 import { labelsKey, type LogEvent } from '../log-event.js';
 
@@ -114,6 +115,8 @@ export class RangeSource {
   constructor(
     readonly expr: RangeAggExpr,
     pushedGrouping?: Grouping,
+    /** Bounds on new series of any rule (rules.max_series_per_rule, rules.max_window_memory); none: unbounded. */
+    private readonly budget?: RuleSeriesBudget,
   ) {
     this.fn = expr.fn;
     this.rangeMs = expr.rangeMs;
@@ -184,6 +187,7 @@ export class RangeSource {
     let s = this.unwrapSeries.get(key);
     if (s === undefined) {
       if (this.atSeriesLimit(ev)) return false;
+      if (this.budget !== undefined && !this.budget.admit(this.seriesCount)) return false;
       s = { labels: Object.freeze(labels), window: new UnwrapWindow(this.rangeSlots, this.stepMs, NEEDS_SAMPLES.has(this.fn)) };
       const bucket = s.window.bucketOf(ev.timeMs, ev.timeNsRem);
       if (bucket <= lastT - this.slots) {
@@ -211,12 +215,12 @@ export class RangeSource {
     let s = this.series.get(key);
     if (s === undefined) {
       if (this.atSeriesLimit(ev)) return false;
-      s = { labels: Object.isFrozen(labels) ? labels : Object.freeze(labels), window: new SlidingWindow(this.slots, this.stepMs, this.trackBytes) };
-      const bucket = s.window.bucketOf(ev.timeMs, ev.timeNsRem);
-      if (bucket <= lastT - this.slots) {
+      if (bucketOf(ev.timeMs, ev.timeNsRem, this.stepMs) <= lastT - this.slots) {
         this.tooOld++;
         return false;
       }
+      if (this.budget !== undefined && !this.budget.admit(this.seriesCount)) return false;
+      s = { labels: Object.isFrozen(labels) ? labels : Object.freeze(labels), window: new SlidingWindow(this.slots, this.stepMs, this.trackBytes, this.budget?.meter) };
       this.series.set(key, s);
     }
     const bucket = s.window.bucketOf(ev.timeMs, ev.timeNsRem);
@@ -231,7 +235,7 @@ export class RangeSource {
       // Let windows that ended free their series, so the rule recovers once the cardinality drops.
       for (const [key, s] of this.series) {
         s.window.query(T, this.scratch);
-        if (s.window.empty) this.series.delete(key);
+        if (s.window.empty) this.forget(key, s);
       }
       for (const [key, s] of this.unwrapSeries) {
         s.window.summary(T, this.summaryScratch);
@@ -245,7 +249,7 @@ export class RangeSource {
     for (const [key, s] of this.series) {
       s.window.queryOffset(T, this.offsetSlots, this.rangeSlots, this.scratch);
       if (this.scratch.count === 0) {
-        if (s.window.empty) this.series.delete(key);
+        if (s.window.empty) this.forget(key, s);
         continue;
       }
       anyPresent = true;
@@ -330,6 +334,20 @@ export class RangeSource {
     }
   }
 
+  /** Free a stream series' window (and its share of the window memory budget). */
+  private forget(key: string, s: Series): void {
+    s.window.release();
+    this.series.delete(key);
+  }
+
+  /** Free every window (the rule is unloaded). */
+  dispose(): void {
+    for (const s of this.series.values()) s.window.release();
+    this.series.clear();
+    this.unwrapSeries.clear();
+    this.budget?.close();
+  }
+
   get seriesCount(): number {
     return this.series.size + this.unwrapSeries.size;
   }
@@ -342,9 +360,10 @@ export class RangeSource {
   restore(series: ReadonlyArray<{ labels: Record<string, string>; key: string; buckets: Array<[number, number, number]> }>): void {
     if (this.unwrap !== undefined) return;
     for (const s of series) {
-      const w = new SlidingWindow(this.slots, this.stepMs, this.trackBytes);
+      const w = new SlidingWindow(this.slots, this.stepMs, this.trackBytes, this.budget?.meter);
       w.restore(s.buckets);
       if (!w.empty) this.series.set(s.key, { labels: Object.freeze({ ...s.labels }), window: w });
+      else w.release();
     }
   }
 }

@@ -18,6 +18,7 @@ import type { LogEvent } from '../log-event.js';
 import { evaluateExpr, pushedGroupings, rangeLeavesOf } from './expr-eval.js';
 import type { Value } from './instant-vector.js';
 import { RangeSource } from './range-source.js';
+import type { RuleSeriesBudget } from './series-budget.js';
 import { gridStepForOffset } from './sliding-window.js';
 
 /** Coarsest common evaluation grid accepted for a rule with several legs (a longer one would delay alerts too much). */
@@ -72,11 +73,13 @@ export class RuleLegs {
     onSampleCap?: (labels: Readonly<Record<string, string>>) => void,
     /** Called once per leg when a pipeline leg first refuses a series at its limit. */
     onSeriesLimit?: (limit: number) => void,
+    /** Bounds on new series of the rule, shared by its legs (rules.max_series_per_rule, rules.max_window_memory). */
+    budget?: RuleSeriesBudget,
   ) {
     const leaves = rangeLeavesOf(expr);
     const pushed = pushedGroupings(expr);
     this.sources = leaves.map((l) => {
-      const src = new RangeSource(l, pushed.get(l));
+      const src = new RangeSource(l, pushed.get(l), budget);
       src.onSampleCap = onSampleCap;
       if (onSeriesLimit !== undefined) src.onSeriesLimit = () => onSeriesLimit(src.maxSeries);
       return src;
@@ -104,6 +107,11 @@ export class RuleLegs {
       const src = this.byLeaf.get(leaf)!;
       return src.evaluate(t / src.stepMs);
     });
+  }
+
+  /** Free every leg's windows (the rule is unloaded). */
+  dispose(): void {
+    for (const s of this.sources) s.dispose();
   }
 
   /** Lines too old for every range still to be evaluated, over all legs. */

@@ -1,11 +1,13 @@
 /**
  * Restart-safe rule state: windows and alerts are written to a state file
- * (periodically and on SIGTERM) and restored at start, so a restart neither
- * resolves a firing alert nor re-fires it with a new startsAt, and a `for` in
- * progress continues. Written atomically (temp file + rename); a corrupt or
+ * (within a second of every alert state change — see StateSaver —,
+ * periodically, and on SIGTERM) and restored at start, so a restart, even
+ * after kill -9, neither resolves a firing alert nor re-fires it with a new
+ * startsAt, and a `for` in progress continues. Written atomically and
+ * durably (temp file, fsync, rename, fsync of the directory); a corrupt or
  * foreign file is reported and ignored, never fatal.
  */
-import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Alert } from './alert.js';
 import { validEvidence } from './evidence.js';
@@ -99,7 +101,26 @@ export async function readStateFile(path: string): Promise<StateSnapshot | undef
 export async function writeStateFile(path: string, snapshot: StateSnapshot): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify(snapshot));
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(JSON.stringify(snapshot));
+    // On disk before the rename names it: a power cut must not leave an empty file under the real name.
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fh.close();
   // rename is atomic: a crash leaves either the old or the new file, never half of one.
   await rename(tmp, path);
+  // And the rename itself durable (the directory entry).
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename is still atomic.
+  } finally {
+    await dir.close();
+  }
 }
