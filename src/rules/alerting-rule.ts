@@ -78,7 +78,7 @@ export class AlertingRule {
         // Evidence (#18): a line-triggered evaluation only marks it stale; the timer (≤ 1 tick later) re-reads the lines, so a burst costs one read per alert per tick.
         const refresh = this.opts.evidence !== undefined && (existing.evidenceStale = existing.evidenceStale === true || moved) && causeReceivedMs === undefined;
         if (refresh) {
-          existing.evidence = this.opts.evidence!.linesFor(s.labels, t);
+          existing.evidence = this.opts.evidence!.refresh(existing.evidence, s.labels, t);
           existing.evidenceStale = false;
         }
         if ((moved && this.annotationTemplates.length > 0) || refresh) {

@@ -178,6 +178,20 @@ export class EvidenceStore {
     return picked.map(({ r, i }) => ({ timeMs: r.times[i]!, line: truncateLine(r.lines[i]!, this.opts.maxLineBytes), labels: r.labels[i]! }));
   }
 
+  /**
+   * linesFor, topped up with the alert's previous lines that are older than
+   * every line found and still inside the longest window: after a restart the
+   * rings start empty while the alert kept the lines that fired it.
+   */
+  refresh(previous: readonly EvidenceLine[] | undefined, sampleLabels: Labels, tMs: number): EvidenceLine[] {
+    const next = this.linesFor(sampleLabels, tMs);
+    if (previous === undefined || previous.length === 0 || next.length >= this.opts.maxLines) return next;
+    const oldest = next.length > 0 ? next[0]!.timeMs : Infinity;
+    const from = tMs - Math.max(...this.windowMs);
+    const older = previous.filter((l) => l.timeMs > from && l.timeMs < oldest);
+    return [...older.slice(Math.max(0, older.length - (this.opts.maxLines - next.length))), ...next];
+  }
+
   private indexFor(names: readonly string[]): { byValues: Map<string, Ring[]>; loose: Ring[] } {
     if (this.indexVersion !== this.version) {
       this.index.clear();

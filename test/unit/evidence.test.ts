@@ -180,5 +180,10 @@ describe('state file and API', () => {
     const alert = r.json().data.alerts[0];
     expect(alert.evidence).toEqual([{ time: new Date(T0 + S).toISOString(), line: 'error a', labels: { host: 'a', job: 'talos-kernel', level: 'error', talos_service: 'kernel' } }]);
     await app.close();
+
+    // After the restart the rings are empty: new lines join the restored ones while those are in the window.
+    s2.ingest(ev(T0 + 3 * S, 'error a again', { host: 'a' }));
+    s2.advanceTo(T0 + 4 * S);
+    expect(lines(alertOf(s2, { host: 'a' }))).toEqual(['error a', 'error a again']);
   });
 });
