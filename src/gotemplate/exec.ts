@@ -5,7 +5,7 @@
  */
 import { isTrue, type CallContext, type ParamType } from './funcs.js';
 import { sprint } from './fmt.js';
-import { ALERT_DATA_TYPE, AlertData, GoMap, type GoValue } from './values.js';
+import { ALERT_DATA_TYPE, AlertData, GoMap, GoTime, type GoValue } from './values.js';
 import { commandString, operandString, type Command, type ControlNode, type Node, type Operand, type Pipe } from './node.js';
 
 /** Execution budget: every template here terminates, but nested ranges could take long. */
@@ -347,6 +347,7 @@ function goTypeOf(v: GoValue): string {
   if (v === null) return 'nil';
   if (v instanceof AlertData) return ALERT_DATA_TYPE;
   if (v instanceof GoMap) return 'map[string]string';
+  if (v instanceof GoTime) return 'time.Time';
   return typeof v === 'string' ? 'string' : typeof v === 'number' ? 'float64' : typeof v === 'bigint' ? 'int' : 'bool';
 }
 

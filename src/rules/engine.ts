@@ -23,8 +23,8 @@ import type { RuleDef, RuleGroupDef, RuleSet } from './rule-file.js';
 import { SelectorIndex } from './selector-index.js';
 import { RecordedMetrics } from './recorded-metrics.js';
 import { AlertState } from './alert.js';
-import { evidenceStoreFor, recordEvidence, type EvidenceConfig, type EvidenceStore } from './evidence.js';
 import { STATE_KIND, STATE_VERSION, type RuleStateSnapshot, type StateSnapshot } from './state-file.js';
+import { evidenceStoreFor, recordEvidence, type EvidenceConfig, type EvidenceStore } from './evidence.js';
 import { SeriesBudget, type SeriesLimits } from './series-budget.js';
 import { EvalPacer, runSliced } from './eval-pacer.js';
 
@@ -131,18 +131,19 @@ export class RuleEngine {
           previous.delete(ruleIdentity(def));
           continue;
         }
-        const source = new RuleLegs(def.expr, (labels) =>
-          this.opts.logger?.warn(
-            { rule: def.name, group: group.name, series: labels, cap: MAX_SAMPLES_PER_SERIES },
-            'unwrap series reached its sample cap; further samples of the series are dropped until the window moves on',
-          ),
-          (limit) =>
+        const source = new RuleLegs(def.expr, {
+          budget: this.seriesBudget.forRule(group.name, def.name),
+          onSampleCap: (labels) =>
+            this.opts.logger?.warn(
+              { rule: def.name, group: group.name, series: labels, cap: MAX_SAMPLES_PER_SERIES },
+              'unwrap series reached its sample cap; further samples of the series are dropped until the window moves on',
+            ),
+          onSeriesLimit: (limit) =>
             this.opts.logger?.warn(
               { rule: def.name, group: group.name, limit },
               'rule reached its series limit (extracted labels too many); it fails until its range no longer holds refused lines',
             ),
-          this.seriesBudget.forRule(group.name, def.name),
-        );
+        });
         const evidence = evidenceStoreFor(def.kind, source, this.opts.evidence); // evidence (#18)
         const opts = { resolvedRetentionMs: this.opts.resolvedRetentionMs, externalLabels: this.opts.externalLabels, externalUrl: this.opts.externalUrl, evidence, evidenceAnnotation: this.opts.evidence?.annotation };
         rules.push({
@@ -240,7 +241,6 @@ export class RuleEngine {
     // transitions and resolutions are never stamped in the future (Alertmanager
     // reads a resolved alert whose endsAt is ahead as still firing).
     for (const rule of this.rules) this.evaluate(rule, Math.floor(now / rule.source.stepMs) * rule.source.stepMs, undefined);
-    for (const rule of this.rules) rule.evidence?.sweep(now); // evidence (#18): free rings whose lines left the window
     this.identical.sweep(now);
   }
 
@@ -288,6 +288,7 @@ export class RuleEngine {
       rule.health = 'err';
       rule.lastError = message;
     }
+    if (causeMs === undefined) rule.evidence?.sweep(t); // evidence (#18): timer evaluations free rings whose lines left the window
     rule.lastEvaluationMs = t;
     rule.evaluationSeconds = (performance.now() - started) / 1000;
     this.pacer?.record(rule, rule.evaluationSeconds * 1000);

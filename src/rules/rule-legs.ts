@@ -58,6 +58,15 @@ export function checkEvaluable(expr: Expr): void {
   }
 }
 
+export interface RuleLegsOptions {
+  /** The rule's series budget (series-budget.ts), shared by its legs: each leg asks it before starting a series. */
+  budget?: RuleSeriesBudget;
+  /** Called once per leg when an unwrapped series first reaches its sample cap. */
+  onSampleCap?: (labels: Readonly<Record<string, string>>) => void;
+  /** Called once per leg when a pipeline leg first refuses a series at its limit. */
+  onSeriesLimit?: (limit: number) => void;
+}
+
 export class RuleLegs {
   /** One source per leg, in the expression's left-to-right order. */
   readonly sources: RangeSource[];
@@ -67,21 +76,14 @@ export class RuleLegs {
   /** Longest history a leg keeps (range + offset), ms. */
   readonly rangeMs: number;
 
-  constructor(
-    readonly expr: Expr,
-    /** Called once per leg when an unwrapped series first reaches its sample cap. */
-    onSampleCap?: (labels: Readonly<Record<string, string>>) => void,
-    /** Called once per leg when a pipeline leg first refuses a series at its limit. */
-    onSeriesLimit?: (limit: number) => void,
-    /** Bounds on new series of the rule, shared by its legs (rules.max_series_per_rule, rules.max_window_memory). */
-    budget?: RuleSeriesBudget,
-  ) {
+  constructor(readonly expr: Expr, opts: RuleLegsOptions = {}) {
     const leaves = rangeLeavesOf(expr);
     const pushed = pushedGroupings(expr);
     this.sources = leaves.map((l) => {
-      const src = new RangeSource(l, pushed.get(l), budget);
-      src.onSampleCap = onSampleCap;
-      if (onSeriesLimit !== undefined) src.onSeriesLimit = () => onSeriesLimit(src.maxSeries);
+      const src = new RangeSource(l, pushed.get(l), opts.budget);
+      src.onSampleCap = opts.onSampleCap;
+      const onLimit = opts.onSeriesLimit;
+      if (onLimit !== undefined) src.onSeriesLimit = () => onLimit(src.maxSeries);
       return src;
     });
     leaves.forEach((l, i) => this.byLeaf.set(l, this.sources[i]!));
@@ -109,11 +111,6 @@ export class RuleLegs {
     });
   }
 
-  /** Free every leg's windows (the rule is unloaded). */
-  dispose(): void {
-    for (const s of this.sources) s.dispose();
-  }
-
   /** Lines too old for every range still to be evaluated, over all legs. */
   get tooOld(): number {
     return this.sources.reduce((n, s) => n + s.tooOld, 0);
@@ -135,6 +132,11 @@ export class RuleLegs {
 
   get memoryBytes(): number {
     return this.sources.reduce((n, s) => n + s.memoryBytes, 0);
+  }
+
+  /** The rule is unloaded: free every leg's windows and budget share. */
+  dispose(): void {
+    for (const s of this.sources) s.dispose();
   }
 
   /** Per-leg series for the state file. */

@@ -194,17 +194,16 @@ export class SlidingWindow {
       return;
     }
     this.evict(T - this.slots);
-    // Sparse entries, ascending by bucket: sum those in (T−o−d, T−o].
-    const from = T - offsetSlots - rangeSlots;
-    const to = T - offsetSlots;
+    const lo = T - offsetSlots - rangeSlots;
+    const hi = T - offsetSlots;
     const s = this.stride;
     const buf = this.buf;
     let count = 0;
     let bytes = 0;
     for (let i = this.start; i < this.start + this.len; i++) {
       const b = buf[i * s]!;
-      if (b <= from) continue;
-      if (b > to) break;
+      if (b <= lo) continue;
+      if (b > hi) break;
       count += buf[i * s + 1]!;
       if (s === 3) bytes += buf[i * s + 2]!;
     }

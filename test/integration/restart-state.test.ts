@@ -120,7 +120,7 @@ describe('restart-safe alert state', () => {
     await until(second.out, (o) => o.includes('ready'), 15_000);
     expect(second.out()).toContain('rule state restored');
     const api = (await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/alerts`)).json()) as { data: { alerts: Array<{ labels: { alertname: string }; state: string }> } };
-    expect(api.data.alerts.map((a: { labels: { alertname: string }; state: string }) => `${a.labels.alertname}=${a.state}`)).toEqual(['CrashProbe=firing']);
+    expect(api.data.alerts.map((a) => `${a.labels.alertname}=${a.state}`)).toEqual(['CrashProbe=firing']);
     const after = await proxy.waitFor((p) => p.slice(postsBefore).some((x) => x.alerts.some((a) => a.labels.alertname === 'CrashProbe')), 10_000);
     const resent = after.slice(postsBefore).flatMap((p) => p.alerts).find((a) => a.labels.alertname === 'CrashProbe')!;
     expect(resent.startsAt).toBe(startsAt);

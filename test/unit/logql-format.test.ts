@@ -62,8 +62,27 @@ describe('line_format (Test_lineFormatter_Format)', () => {
     expect(r.labels.__error__).toBe('TemplateFormatErr');
   });
 
-  it('Go time functions are refused as unsupported', () => {
-    expect(() => new LineFormatStage('{{ __timestamp__ | date "2006-01-02" }}')).toThrow(FormatUnsupported);
+  it('__timestamp__ and the time functions (fmt_test.go "timestamp", "timestamp_unix")', () => {
+    const lb = new LabelsBuilder();
+    lb.reset({ bar: '2' }, undefined);
+    const ctx = { timeMs: 1656331200000, timeNsRem: 0 };
+    expect(new LineFormatStage('{{ __timestamp__ | date "2006-01-02" }} bar {{ .bar }}').process('1', lb, ctx)).toBe('2022-06-27 bar 2');
+    expect(new LineFormatStage('{{ __timestamp__ | unixEpoch }} bar {{ .bar }}').process('1', lb, ctx)).toBe('1656331200 bar 2');
+    expect(new LineFormatStage('{{ __timestamp__ | unixEpochMillis }} {{ __timestamp__ | unixEpochNanos }}').process('1', lb, { timeMs: 1656331200123, timeNsRem: 456 })).toBe('1656331200123 1656331200123000456');
+    expect(new LineFormatStage('{{ __timestamp__ }}').process('1', lb, { timeMs: 1656331200120, timeNsRem: 0 })).toBe('2022-06-27 12:00:00.12 +0000 UTC');
+    expect(new LineFormatStage('{{ __timestamp__ | date "Jan _2 15:04:05.000 MST Mon 06 3PM Z07:00" }}').process('1', lb, { timeMs: 1656331200120, timeNsRem: 0 })).toBe('Jun 27 12:00:00.120 UTC Mon 22 12PM Z');
+  });
+
+  it('unixToTime (Test_labelsFormatter_Format epoch cases)', () => {
+    expect(label([tmpl('foo', '{{ .foo | unixToTime }}')], { foo: '19503' })).toEqual({ foo: '2023-05-26 00:00:00 +0000 UTC' });
+    expect(label([tmpl('foo', '{{ .foo | unixToTime }}')], { foo: '1679577215' })).toEqual({ foo: '2023-03-23 13:13:35 +0000 UTC' });
+    expect(label([tmpl('foo', '{{ .foo | unixToTime }}')], { foo: '1257894000000' })).toEqual({ foo: '2009-11-10 23:00:00 +0000 UTC' });
+    expect(label([tmpl('foo', '{{ .foo | unixToTime }}')], { foo: '1673798889902000' })).toEqual({ foo: '2023-01-15 16:08:09.902 +0000 UTC' });
+    expect(label([tmpl('foo', '{{ .foo | unixToTime }}')], { foo: '1000000000000000000' })).toEqual({ foo: '2001-09-09 01:46:40 +0000 UTC' });
+  });
+
+  it('parsing dates from text is refused as unsupported', () => {
+    expect(() => new LineFormatStage('{{ toDate "2006-01-02" .d }}')).toThrow(FormatUnsupported);
     expect(() => new LineFormatStage('{{ nope }}')).toThrow(/function "nope" not defined/);
   });
 });

@@ -292,16 +292,16 @@ describe('limits and refusals', () => {
     // The kept samples are the first 20 000: median of 0…19 999.
     expect(src.evaluate(src.gridAtOrAfter(T0 + 1000))).toEqual([{ labels: { job: 'talos' }, value: 9999.5 }]);
   });
-  it('a template using Go time values is refused as unsupported, naming the function', () => {
+  it('a template parsing dates from text is refused as unsupported, naming the function', () => {
     let err: unknown;
     try {
-      parseExpr('count_over_time({job="talos"} | line_format "{{ __timestamp__ | date \\"2006\\" }}" [1m])');
+      parseExpr('count_over_time({job="talos"} | line_format "{{ toDate \\"2006\\" .d }}" [1m])');
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(LogQLError);
     expect((err as LogQLError).unsupported).toBe(true);
-    expect((err as LogQLError).message).toMatch(/__timestamp__.*not supported/);
+    expect((err as LogQLError).message).toMatch(/toDate.*not supported/);
   });
 });
 

@@ -5,14 +5,16 @@
  * convert their arguments with spf13/cast (strings parse as integers with
  * strconv.ParseInt(s, 0, 0), ".0…" tails trimmed; failures read as 0), so
  * `{{ add .status 1 }}` works on a label.
- * Go time values (`__timestamp__`, `date`, `now`, `toDate`, `unixEpoch` …)
- * and `fromJson` are declared unsupported: a template using them fails to
- * compile with that reason (the rule is refused, not run wrong).
+ * Go time values (`__timestamp__`, `now`, `date`, `unixEpoch*`,
+ * `unixToTime`) are UTC times (go-time.ts). `toDate`, `toDateInZone`
+ * (parsing text) and `fromJson` are declared unsupported: a template using
+ * them fails to compile with that reason (the rule is refused, not run wrong).
  */
 import { GO_BUILTINS, type CallContext, type FuncDef } from '../../gotemplate/funcs.js';
 import { replaceAll } from '../../gotemplate/prometheus-funcs.js';
 import { compileSubmatchRegex } from '../../re2/captures.js';
-import { GoMap, type GoValue } from '../../gotemplate/values.js';
+import { GoMap, GoTime, type GoValue } from '../../gotemplate/values.js';
+import { formatGoTime, unixNanos, unixToTime } from './go-time.js';
 import { sprint } from '../../gotemplate/fmt.js';
 import { formatFloatV } from '../../gotemplate/strconv.js';
 import { parseGoDurationSeconds, parseHumanBytes } from './units.js';
@@ -106,6 +108,21 @@ function decOp(op: '+' | '-' | '*' | '/', a: number, b: number): number {
   const ym = y.m * 10n ** BigInt(y.e - e);
   return decNum({ m: op === '+' ? xm + ym : xm - ym, e });
 }
+
+/** sprig formatDate's argument: a time, or unix seconds as an int; anything else is now. */
+function asTime(v: GoValue): GoTime {
+  if (v instanceof GoTime) return v;
+  if (typeof v === 'bigint') return new GoTime(Number(v) * 1000, 0);
+  return new GoTime(Date.now(), 0);
+}
+
+/** A time.Time parameter: Go rejects other types when the template calls the function. */
+function needTime(v: GoValue, fn: string): GoTime {
+  if (v instanceof GoTime) return v;
+  throw new Error(`wrong type for value; expected time.Time; got ${v === null ? 'nil' : typeof v === 'string' ? 'string' : typeof v === 'bigint' ? 'int' : typeof v === 'number' ? 'float64' : 'map[string]string'} (in ${fn})`);
+}
+
+const str1Time = (fn: (x: string) => GoTime): FuncDef => ({ params: ['string'], call: (a) => fn(a[0] as string) });
 
 const f1 = (call: (a: GoValue[], ctx: CallContext) => GoValue, params: FuncDef['params'] = ['any']): FuncDef => ({ params, call });
 const str1 = (fn: (x: string) => string): FuncDef => ({ params: ['string'], call: (a) => fn(a[0] as string) });
@@ -326,16 +343,16 @@ const LOKI_FUNCS_OWN: Array<[string, FuncDef]> = [
   ['floor', f1((a) => Math.floor(toFloat64(a[0]!)))],
   ['round', { params: ['any', 'any'], variadic: 'any', call: (a) => goRound(a[0]!, a[1]!, a.slice(2)) }],
   ['default', { params: ['any'], variadic: 'any', call: (a) => (a.length < 2 || empty(a[1]!) ? a[0]! : a[1]!) }],
-  // Go time values and JSON objects are not modelled by this template engine.
-  ['__timestamp__', unsupported('__timestamp__', 'Go time values are not supported in line_format/label_format here')],
-  ['date', unsupported('date', 'Go time values are not supported')],
-  ['toDate', unsupported('toDate', 'Go time values are not supported')],
-  ['toDateInZone', unsupported('toDateInZone', 'Go time values are not supported')],
-  ['now', unsupported('now', 'Go time values are not supported')],
-  ['unixEpoch', unsupported('unixEpoch', 'Go time values are not supported')],
-  ['unixEpochMillis', unsupported('unixEpochMillis', 'Go time values are not supported')],
-  ['unixEpochNanos', unsupported('unixEpochNanos', 'Go time values are not supported')],
-  ['unixToTime', unsupported('unixToTime', 'Go time values are not supported')],
+  // Go time values (UTC, as Loki in its images); parsing dates from text is not supported.
+  ['__timestamp__', { params: [], call: (_a, ctx) => new GoTime(ctx.logTimeMs ?? 0, ctx.logTimeNsRem ?? 0) }],
+  ['now', { params: [], call: () => new GoTime(Date.now(), 0) }],
+  ['date', { params: ['string', 'any'], call: (a) => formatGoTime(asTime(a[1]!), a[0] as string) }],
+  ['unixEpoch', { params: ['any'], call: (a) => String(Math.floor(needTime(a[0]!, 'unixEpoch').ms / 1000)) }],
+  ['unixEpochMillis', { params: ['any'], call: (a) => String(needTime(a[0]!, 'unixEpochMillis').ms) }],
+  ['unixEpochNanos', { params: ['any'], call: (a) => unixNanos(needTime(a[0]!, 'unixEpochNanos')) }],
+  ['unixToTime', str1Time((x) => unixToTime(x))],
+  ['toDate', unsupported('toDate', 'parsing dates from text is not supported')],
+  ['toDateInZone', unsupported('toDateInZone', 'parsing dates from text is not supported')],
   ['fromJson', unsupported('fromJson', 'JSON objects are not supported')],
 ];
 
