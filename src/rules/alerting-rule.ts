@@ -76,7 +76,7 @@ export class AlertingRule {
         existing.lastSeenMs = stampMs;
         existing.keepFiringSinceMs = 0;
         // Evidence (#18): a line-triggered evaluation only marks it stale; the timer (≤ 1 tick later) re-reads the lines, so a burst costs one read per alert per tick.
-        if (moved) existing.evidenceStale = true;
+        if (moved && this.opts.evidence !== undefined) existing.evidenceStale = true;
         const refresh = this.opts.evidence !== undefined && existing.evidenceStale === true && causeReceivedMs === undefined;
         if (refresh) {
           existing.evidence = this.opts.evidence!.refresh(existing.evidence, s.labels, t);
