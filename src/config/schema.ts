@@ -175,7 +175,7 @@ export function defaultConfig(): Config {
       maxSeriesPerRule: 5_000,
       maxWindowMemoryBytes: 128 * MiB,
       maxFileBytes: 1 * MiB,
-      evidence: { maxLines: 3, maxLineBytes: 512, annotation: '', link: 'ruler', lokiUrl: '', datasourceUid: '' },
+      evidence: { maxLines: 3, maxLineBytes: 512, annotation: '', link: 'explore', lokiUrl: '', datasourceUid: '' },
     },
     alertmanager: {
       ...auth(),
