@@ -13,7 +13,6 @@ import { readSecretFile } from './config/secret-file.js';
 import { buildHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { createRegistry } from './metrics/registry.js';
-import { EventLoopLag } from './metrics/event-loop-lag.js';
 import { RuleEngine } from './rules/engine.js';
 import type { RuleSet } from './rules/rule-file.js';
 import { RuleRuntime, type ReloadResult } from './rules/runtime.js';
@@ -69,7 +68,7 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
     const seriesLimits = { maxSeriesPerRule: cfg.rules.maxSeriesPerRule, maxWindowBytes: cfg.rules.maxWindowMemoryBytes };
     const evidence = cfg.rules.evidence; // evidence (#18)
     const engine = new RuleEngine({ resolvedRetentionMs, externalLabels, externalUrl, tickMs, seriesLimits, registry, logger: logger.child({ component: 'rules' }), evidence });
-    const rules = new RuleRuntime({ rules: cfg.rules, state: cfg.state, engine, registry, logger, ruleSet: opts.ruleSet });
+    const rules = new RuleRuntime({ rules: cfg.rules, talos: cfg.talos, state: cfg.state, engine, registry, logger, ruleSet: opts.ruleSet });
     await rules.load(); // a bad rule file at start is fatal
     const evidenceLink = { link: evidence.link, grafanaUrl: externalUrl, lokiUrl: evidence.lokiUrl || cfg.loki.url, datasourceUid: evidence.datasourceUid };
     const notifier = new AlertmanagerNotifier(cfg.alertmanager, { ...cfg.rules, evidenceLink }, { registry, logger });
@@ -95,8 +94,6 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
     await rules.restoreState();
     const sources = await openSources(cfg.ingest, pipeline, registry);
     opened.push(() => sources.close());
-    const lag = new EventLoopLag(registry);
-    opened.push(() => lag.stop());
     const http = await buildHttpServer({
       registry,
       engine,
@@ -132,7 +129,6 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
         await rules.stop(); // saves the state file
         await notifier.stop();
         await loki?.stop();
-        lag.stop();
         await http.close();
         logger.info('stopped');
       })();

@@ -177,7 +177,7 @@ async function main(): Promise<number> {
       peaks.rss = Math.max(peaks.rss, sidecar.rss());
       try {
         const m = await sidecar.scrape();
-        peaks.lagS = Math.max(peaks.lagS, sumOf(m, `${S}event_loop_lag_max_seconds`));
+        peaks.lagS = Math.max(peaks.lagS, sumOf(m, 'nodejs_eventloop_lag_max_seconds'));
         peaks.spoolBytes = Math.max(peaks.spoolBytes, sumOf(m, `${S}loki_spool_bytes`));
         peaks.bufferBytes = Math.max(peaks.bufferBytes, sumOf(m, `${S}loki_buffer_bytes`));
         if (Date.now() - lastReport >= 10_000) {
@@ -185,7 +185,7 @@ async function main(): Promise<number> {
           const st = loki.stats();
           say(
             `accepted ${sumOf(m, `${S}lines_received_total`)} (this run), Loki stored ${st.unique} (+${st.duplicates} dup)${loki.up ? '' : ' [Loki down]'}, ` +
-              `spool ${(sumOf(m, `${S}loki_spool_bytes`) / MiB).toFixed(1)} MiB, RSS ${(sidecar.rss() / MiB).toFixed(0)} MiB, lag ${(sumOf(m, `${S}event_loop_lag_max_seconds`) * 1000).toFixed(0)} ms`,
+              `spool ${(sumOf(m, `${S}loki_spool_bytes`) / MiB).toFixed(1)} MiB, RSS ${(sidecar.rss() / MiB).toFixed(0)} MiB, lag ${(sumOf(m, 'nodejs_eventloop_lag_max_seconds') * 1000).toFixed(0)} ms`,
           );
         }
       } catch {

@@ -47,25 +47,34 @@ ${flagLines}
 const CHECK_COMMAND: CommandSpec = {
   name: 'check',
   summary: 'validate rule files (like promtool check rules)',
-  usage: `talos-alert-sidecar check [--strict] [--unsupported-rules error|skip] PATH...
+  usage: `talos-alert-sidecar check [rules] [--strict] [--unsupported-rules error|skip] [--config FILE] PATH...
        talos-alert-sidecar check config FILE
 
 Validates rule files or directories as the sidecar and the Loki ruler load them;
-exit 0 when all are valid, 1 otherwise. \`check config FILE\` validates a config file.
-  --strict                         warnings (such as skipped rules) fail the check too
-  --unsupported-rules error|skip   LogQL the engine cannot run: an error (default) or skipped
+exit 0 when all are valid, 1 otherwise. Rules that would never run here are
+WARNING lines: LogQL the engine cannot run (unsupported), and rules whose stream
+selectors can never match the labels the sidecar produces (not applicable: e.g.
+application rules in a shared ConfigMap; never an error).
+\`check config FILE\` validates a config file.
+  --strict                         unsupported LogQL fails the check (CI linting)
+  --unsupported-rules error|skip   LogQL the engine cannot run: skipped (default) or an error
+  --config FILE                    judge applicability with this config's talos.* labels
 `,
-  options: { strict: { type: 'boolean' }, 'unsupported-rules': { type: 'string' } },
+  options: { strict: { type: 'boolean' }, 'unsupported-rules': { type: 'string' }, config: { type: 'string' } },
   maxPositionals: Infinity,
 };
+
+/** `check rules PATH...`: promtool's spelling of `check PATH...`. */
+const CHECK_RULES_COMMAND: CommandSpec = { ...CHECK_COMMAND, name: 'check rules', summary: 'the same as check PATH...' };
 
 export const CHECK_CONFIG_COMMAND: CommandSpec = {
   name: 'check config',
   summary: 'validate a config file (like amtool check-config)',
   usage: `talos-alert-sidecar check config FILE
 
-Loads FILE as \`run --config FILE\` would (YAML, known keys, values, secret files)
-and prints SUCCESS or the error; exit 0 when valid, 1 otherwise.
+Loads FILE as \`run --config FILE\` would (YAML, known keys, values, \${VAR}
+references, cross-field rules, the files it names) and prints SUCCESS or every
+error (one per section); exit 0 when valid, 1 otherwise.
 `,
   options: {},
   maxPositionals: 1,
@@ -119,17 +128,8 @@ const CONFIG_DOCS_COMMAND: CommandSpec = {
 
 export const COMMANDS: readonly Command[] = [
   { spec: RUN_COMMAND, run: async (args) => (await import('./run.js')).runCommand(args) },
-  {
-    spec: CHECK_COMMAND,
-    run: async (args) => {
-      if (args.positionals.length === 0) throw new UsageError('missing PATH');
-      const { runCheck } = await import('./check.js');
-      return runCheck(args.positionals, process.stdout, process.stderr, {
-        unsupported: enumFlag(args, 'unsupported-rules', ['error', 'skip'], 'error'),
-        strict: booleanFlag(args, 'strict'),
-      });
-    },
-  },
+  { spec: CHECK_COMMAND, run: (args) => checkRules(args) },
+  { spec: CHECK_RULES_COMMAND, run: (args) => checkRules(args) },
   {
     spec: CHECK_CONFIG_COMMAND,
     run: async (args) => {
@@ -150,7 +150,18 @@ export const COMMANDS: readonly Command[] = [
   },
 ];
 
-/** `check config FILE` is its own command; every other is the first word. */
+async function checkRules(args: CommandArgs): Promise<number> {
+  if (args.positionals.length === 0) throw new UsageError('missing PATH');
+  const { labelsOfConfigFile, runCheck } = await import('./check.js');
+  const config = args.values.config;
+  return runCheck(args.positionals, process.stdout, process.stderr, {
+    unsupported: enumFlag(args, 'unsupported-rules', ['error', 'skip'], 'skip'),
+    strict: booleanFlag(args, 'strict'),
+    ...(typeof config === 'string' ? { labels: labelsOfConfigFile(config) } : {}),
+  });
+}
+
+/** `check config FILE` and `check rules PATH...` are their own commands; every other is the first word. */
 export function findCommand(argv: readonly string[]): { command: Command; rest: readonly string[] } | undefined {
   const two = argv.length >= 2 ? `${argv[0]} ${argv[1]}` : '';
   const byTwo = COMMANDS.find((c) => c.spec.name === two);

@@ -1,10 +1,12 @@
 /**
  * Config from a YAML file and command-line flags (flags win), over the
- * defaults in schema.ts. Secrets referenced by *_file settings are read here,
+ * defaults in schema.ts. `${VAR}` in the file's values is expanded from the
+ * environment (env-expand.ts). Secrets referenced by *_file settings are read here,
  * once, so the rest of the program only sees values.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { expandEnvInDocument } from './env-expand.js';
 import { readSecretFile } from './secret-file.js';
 import { applyDocument, applyFlag, ConfigError, defaultConfig, FIELDS, validate, type Config } from './schema.js';
 
@@ -48,7 +50,7 @@ export function loadConfig(flags: ReadonlyMap<string, readonly string[]>): Confi
     } catch (e) {
       throw new ConfigError('--config', `${file} is not valid YAML: ${(e as Error).message}`);
     }
-    applyDocument(cfg, doc);
+    applyDocument(cfg, expandEnvInDocument(doc));
   }
   for (const [flag, values] of flags) if (flag !== '--config' && FIELDS.some((f) => f.flag === flag)) applyFlag(cfg, flag, [...values]);
   validate(cfg);

@@ -35,6 +35,7 @@ export interface Config {
   talos: {
     job: string;
     lineFormat: 'msg' | 'raw';
+    hostField: string;
     hostNames: Record<string, string>;
     labelFields: string[];
     staticLabels: Record<string, string>;
@@ -156,6 +157,7 @@ export function defaultConfig(): Config {
     talos: {
       job: 'talos-kernel',
       lineFormat: 'msg',
+      hostField: 'node-name',
       hostNames: {},
       labelFields: [],
       staticLabels: {},
@@ -164,7 +166,7 @@ export function defaultConfig(): Config {
     http: { listen: '0.0.0.0:8080', adminEnabled: false, adminTokenFile: '', bodyLimitBytes: 1 * MiB, maxConcurrentApiReads: 16 },
     rules: {
       paths: ['./rules'],
-      unsupported: 'error',
+      unsupported: 'skip',
       watch: true,
       tickMs: 1000,
       resendDelayMs: 60_000,
@@ -235,7 +237,8 @@ export const FIELDS: readonly FieldSpec[] = [
   { key: 'ingest.allow_cidrs', path: 'ingest.allowCidrs', kind: { t: 'strings' }, doc: 'If set, only peers in these CIDRs may send logs (IPv4/IPv6).' },
   { key: 'talos.job', path: 'talos.job', kind: { t: 'string' }, doc: 'Value of the `job` label on every record (the seed rules select `{job="talos-kernel"}`).' },
   { key: 'talos.line_format', path: 'talos.lineFormat', kind: { t: 'enum', values: ['msg', 'raw'] }, doc: '`msg`: the message (trailing newline trimmed), other fields become structured metadata. `raw`: the JSON record exactly as received.' },
-  { key: 'talos.host_names', path: 'talos.hostNames', kind: { t: 'map' }, doc: 'Map of peer IP to the `host` label value (default: the peer IP).' },
+  { key: 'talos.host_field', path: 'talos.hostField', kind: { t: 'string' }, doc: 'Record field that names the node, for the `host` label (set it on the node with Talos `extraTags`, see the README). A record without it falls back to `talos.host_names`, then the peer IP. The field is not also sent as structured metadata. Empty: disabled.' },
+  { key: 'talos.host_names', path: 'talos.hostNames', kind: { t: 'map' }, doc: 'Map of peer IP to the `host` label value, for records without `talos.host_field` (default: the peer IP).' },
   { key: 'talos.label_fields', path: 'talos.labelFields', kind: { t: 'strings' }, doc: 'Further record fields promoted to labels (e.g. `facility`); dashes become underscores. Keep cardinality low.' },
   { key: 'talos.static_labels', path: 'talos.staticLabels', kind: { t: 'map' }, doc: 'Labels added to every record (e.g. `cluster`).' },
   { key: 'talos.future_tolerance', path: 'talos.futureToleranceMs', kind: { t: 'duration' }, doc: 'Event times further than this ahead of the local clock are clamped to now and counted.' },
@@ -245,7 +248,7 @@ export const FIELDS: readonly FieldSpec[] = [
   { key: 'http.body_limit', path: 'http.bodyLimitBytes', kind: { t: 'bytes' }, doc: 'Largest HTTP request body accepted.' },
   { key: 'http.max_concurrent_api_reads', path: 'http.maxConcurrentApiReads', kind: INT(1, 10_000), doc: 'Rules/alerts API answers sent at once (slow readers included); more requests get 429 with `Retry-After` (`api_reads_rejected_total`). Answers are built once per alert state change, not per request.' },
   { key: 'rules.paths', path: 'rules.paths', kind: { t: 'strings' }, flag: '--rules', doc: 'Rule files or directories (Loki ruler local layout: `<dir>/<tenant>/<file>`).' },
-  { key: 'rules.unsupported', path: 'rules.unsupported', kind: { t: 'enum', values: ['error', 'skip'] }, flag: '--unsupported-rules', doc: '`error`: LogQL the engine cannot run fails the load. `skip`: load the rest and list the skipped rules.' },
+  { key: 'rules.unsupported', path: 'rules.unsupported', kind: { t: 'enum', values: ['error', 'skip'] }, flag: '--unsupported-rules', doc: '`skip`: a rule using LogQL the engine cannot run is loaded as skipped (never fires) and listed in the logs, `/api/v1/rules`, `talos_alert_sidecar_rules_skipped{reason="unsupported"}` and `check`. `error`: such a rule fails the load of its file (CI linting; `check --strict` does the same). Rules whose stream selectors can never match the labels this sidecar produces are always skipped (`reason="not_applicable"`), never an error.' },
   { key: 'rules.watch', path: 'rules.watch', kind: { t: 'bool' }, doc: 'Reload rules when their files change (ConfigMap updates).' },
   { key: 'rules.evaluation_tick', path: 'rules.tickMs', kind: { t: 'duration' }, doc: 'Timer for `for`, window expiry, resolution and absence (events evaluate at once).' },
   { key: 'rules.resend_delay', path: 'rules.resendDelayMs', kind: { t: 'duration' }, doc: 'Re-send firing alerts this often (Prometheus `--rules.alert.resend-delay`).' },

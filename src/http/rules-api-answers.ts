@@ -20,7 +20,7 @@ import type { Alert } from '../rules/alert.js';
 import { AlertState } from '../rules/alert.js';
 import { evidenceJson } from '../rules/evidence.js';
 import type { LoadedRule, RuleEngine } from '../rules/engine.js';
-import type { RuleGroupDef } from '../rules/rule-file.js';
+import type { RuleGroupDef, SkippedRule } from '../rules/rule-file.js';
 
 /** Go's strconv.FormatFloat(v, 'e', -1, 64): Prometheus's value format in this API. */
 export function formatPromValue(v: number): string {
@@ -91,6 +91,23 @@ function ruleAnswer(r: LoadedRule): RuleAnswer {
     evaluationTime: r.evaluationSeconds,
     lastEvaluation: common.lastEvaluation,
   };
+}
+
+/**
+ * A rule that is loaded but never evaluated (unsupported LogQL, or stream
+ * selectors that can never match this sidecar's labels), in the same shape
+ * (health "unknown", never evaluated) plus `skipped: true`, `skipReason`
+ * (`unsupported` | `not_applicable`) and `reason`: extra fields, which
+ * Prometheus API clients ignore.
+ */
+function skippedRuleAnswer(s: SkippedRule): RuleAnswer {
+  const common = { name: s.rule, query: s.exprText, labels: s.labels, health: 'unknown', lastEvaluation: iso(0), evaluationTime: 0, skipped: true, skipReason: s.cause, reason: s.reason };
+  if (s.kind === 'record') {
+    const json = JSON.stringify({ ...common, type: 'recording' });
+    return { name: s.rule, kind: 'record', json, jsonNoAlerts: json, evaluationTime: 0, lastEvaluation: common.lastEvaluation };
+  }
+  const head = JSON.stringify({ state: 'inactive', ...common, duration: s.forMs / 1000, keepFiringFor: 0, annotations: s.annotations }).slice(0, -1);
+  return { name: s.rule, kind: 'alert', json: `${head},"alerts":[],"type":"alerting"}`, jsonNoAlerts: `${head},"type":"alerting"}`, evaluationTime: 0, lastEvaluation: common.lastEvaluation };
 }
 
 export function groupToken(file: string, group: string): string {
@@ -167,20 +184,23 @@ export class RulesApiAnswers {
   groups(): readonly GroupAnswer[] {
     const now = performance.now();
     if (this.stale('rules', this.groupsCache, now)) {
-      const byGroup = new Map<string, LoadedRule[]>();
-      for (const r of this.engine.loadedRules()) {
-        const key = `${r.group.file}\u0000${r.group.name}`;
+      // Loaded and skipped rules of a group together, in file order.
+      const byGroup = new Map<string, Array<{ index: number; answer: () => RuleAnswer }>>();
+      const add = (file: string, group: string, index: number, answer: () => RuleAnswer): void => {
+        const key = `${file}\u0000${group}`;
         let list = byGroup.get(key);
         if (list === undefined) byGroup.set(key, (list = []));
-        list.push(r);
-      }
+        list.push({ index, answer });
+      };
+      for (const r of this.engine.loadedRules()) add(r.group.file, r.group.name, r.def.index, () => ruleAnswer(r));
+      for (const sk of this.engine.skippedRules()) add(sk.file, sk.group, sk.index, () => skippedRuleAnswer(sk));
       const groups = this.engine.ruleGroups().map((g: RuleGroupDef) => ({
         file: g.file,
         name: g.name,
         intervalSec: g.intervalMs / 1000,
         limit: g.limit,
         token: groupToken(g.file, g.name),
-        rules: (byGroup.get(`${g.file}\u0000${g.name}`) ?? []).map(ruleAnswer),
+        rules: (byGroup.get(`${g.file}\u0000${g.name}`) ?? []).sort((a, b) => a.index - b.index).map((x) => x.answer()),
       }));
       this.groupsCache = { gen: this.generation, rules: this.engine.loadedRules(), at: now, groups };
       this.count('rules', now);

@@ -19,7 +19,7 @@ import { RuleLegs } from './rule-legs.js';
 import { IdenticalEntries } from './identical-entries.js';
 import { FUTURE_SLACK_MS } from './sliding-window.js';
 import { MAX_SAMPLES_PER_SERIES } from './unwrap-window.js';
-import type { RuleDef, RuleGroupDef, RuleSet } from './rule-file.js';
+import type { RuleDef, RuleGroupDef, RuleSet, SkippedRule } from './rule-file.js';
 import { SelectorIndex } from './selector-index.js';
 import { RecordedMetrics } from './recorded-metrics.js';
 import { AlertState } from './alert.js';
@@ -74,6 +74,7 @@ export interface EngineOptions {
 export class RuleEngine {
   private rules: LoadedRule[] = [];
   private groups: RuleGroupDef[] = [];
+  private skipped: readonly SkippedRule[] = [];
   private index = new SelectorIndex([]);
   /** Selector id (index entry) → rule index and leg of that rule. */
   private legOwners: Array<{ rule: number; leg: number }> = [];
@@ -174,6 +175,7 @@ export class RuleEngine {
     }
     this.rules = rules;
     this.groups = set.groups;
+    this.skipped = set.skipped;
     this.index = index;
     this.legOwners = legOwners;
     // Remember entries as long as any window can still count them: longest history plus one rule step and the future slack.
@@ -352,6 +354,11 @@ export class RuleEngine {
 
   ruleGroups(): readonly RuleGroupDef[] {
     return this.groups;
+  }
+
+  /** Rules of the loaded set that are listed but never evaluated (unsupported, not applicable). */
+  skippedRules(): readonly SkippedRule[] {
+    return this.skipped;
   }
 
   /** Every current alert with its rule (pending, firing, and retained resolved ones). */

@@ -38,12 +38,19 @@ import {
   type SkippedRule,
 } from './rule-file.js';
 import { TemplateError, compileTemplate } from '../gotemplate/template.js';
+import { ruleApplicability, selectorTexts, type Applicability, type LabelUniverse } from './applicability.js';
 
 export { RuleLoadError, RuleLoadErrors };
 
 export interface LoadOptions {
   /** `error`: valid LogQL this engine cannot run fails the load. `skip`: leave such rules out and list them. */
   unsupported: 'error' | 'skip';
+  /**
+   * The labels this sidecar's streams can carry. When given, a rule whose
+   * stream selectors can never match them is skipped as `not_applicable`
+   * (never an error: the Loki ruler runs it fine on other streams).
+   */
+  labels?: LabelUniverse;
   /** Larger rule files are refused unread (rules.max_file_size; default DEFAULT_MAX_RULE_FILE_BYTES). */
   maxFileBytes?: number;
 }
@@ -235,6 +242,20 @@ class RuleFileParser {
   private err(init: Omit<RuleLoadErrorInit, 'file'>, node?: YamlNode | null): void {
     const p = this.pos(node);
     this.errors.push(new RuleLoadError({ file: this.file, ...(p ? { line: p.line, column: p.column } : {}), ...init }));
+  }
+
+  /** Whether the rule can match this sidecar's streams (always, when no label universe is given). */
+  private applicability(expr: Expr | undefined, exprText: string | undefined): Applicability {
+    const labels = this.opts.labels;
+    if (labels === undefined) return { applicable: true };
+    if (expr !== undefined) return ruleApplicability(expr, labels);
+    // Unsupported LogQL has no tree: judge the selectors found in its text.
+    for (const t of selectorTexts(exprText ?? '')) {
+      const e = parseSelectorText(t);
+      const a = e === undefined ? undefined : ruleApplicability(e, labels);
+      if (a !== undefined && !a.applicable) return a;
+    }
+    return { applicable: true };
   }
 
   parse(): RuleFileResult {
@@ -476,12 +497,19 @@ class RuleFileParser {
     }
 
     if (this.errors.length > before) return undefined;
+    const line = this.pos(node)?.line ?? 0;
+    const skip = { file: this.file, group, rule: name, kind: record !== '' ? ('record' as const) : ('alert' as const), exprText: exprText ?? '', index, line, labels: Object.fromEntries(labels.map(([k, v]) => [k, v])), annotations: Object.fromEntries(annotations.map(([k, v]) => [k, v])), forMs };
+    const a = this.applicability(expr, exprText);
+    if (!a.applicable) {
+      // Before `unsupported`: a rule for other streams is never an error here, whatever LogQL it uses.
+      this.skipped.push({ ...skip, cause: 'not_applicable', reason: a.reason, label: a.label });
+      return undefined;
+    }
     if (unsupported !== undefined) {
-      if (this.opts.unsupported === 'skip') this.skipped.push({ file: this.file, group, rule: name, reason: unsupported.reason });
+      if (this.opts.unsupported === 'skip') this.skipped.push({ ...skip, cause: 'unsupported', reason: unsupported.reason });
       else this.err({ ...ctx, reason: unsupported.reason, unsupported: true }, unsupported.node);
       return undefined;
     }
-    const line = this.pos(node)?.line ?? 0;
     const common = { name, expr: expr!, exprText: exprText!, labels: Object.fromEntries(labels.map(([k, v]) => [k, v])), file: this.file, group, index, line };
     if (record !== '') return { kind: 'record', ...common } satisfies RecordingRuleDef;
     return {
@@ -491,6 +519,15 @@ class RuleFileParser {
       keepFiringForMs,
       annotations: Object.fromEntries(annotations.map(([k, v]) => [k, v])),
     } satisfies AlertingRuleDef;
+  }
+}
+
+/** Parse just a stream selector's text; undefined when it is not one on its own. */
+function parseSelectorText(text: string): Expr | undefined {
+  try {
+    return parseExpr(`count_over_time(${text} [1m])`);
+  } catch {
+    return undefined;
   }
 }
 

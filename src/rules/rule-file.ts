@@ -53,12 +53,33 @@ export interface RuleGroupDef {
   rules: RuleDef[];
 }
 
-/** A rule left out under `unsupported: skip` (valid LogQL this engine cannot run). */
+/**
+ * Why a valid rule is loaded but never evaluated: `unsupported` (valid LogQL
+ * this engine cannot run, under `rules.unsupported: skip`) or
+ * `not_applicable` (its stream selectors can never match a stream this
+ * sidecar produces, e.g. an application rule in a shared ConfigMap).
+ */
+export type SkipCause = 'unsupported' | 'not_applicable';
+
+/** A rule that is listed (API, metric, logs, `check`) but never evaluated and never fires. */
 export interface SkippedRule {
   file: string;
   group: string;
   rule: string;
+  cause: SkipCause;
   reason: string;
+  kind: 'alert' | 'record';
+  /** The expression as written. */
+  exprText: string;
+  /** 0-based position in its group (rules are listed in file order). */
+  index: number;
+  /** 1-based line of the rule in its file (0 when unknown). */
+  line: number;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  forMs: number;
+  /** not_applicable: the label that rules the rule out. */
+  label?: string;
 }
 
 export interface RuleSet {

@@ -7,8 +7,9 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
+import { talosLabelUniverse } from './applicability.js';
 import type { RuleEngine } from './engine.js';
-import { loadRuleSet } from './load.js';
+import { loadRuleSet, type LoadOptions } from './load.js';
 import { RuleLoadMetrics } from './metrics.js';
 import type { RuleSet } from './rule-file.js';
 import { readStateFile } from './state-file.js';
@@ -22,6 +23,8 @@ export type ReloadResult = { ok: true; rules: number } | { ok: false; error: str
 
 export interface RuleRuntimeOptions {
   rules: Config['rules'];
+  /** The settings that decide stream labels: rules that can never match them are skipped as not applicable. */
+  talos: Config['talos'];
   state: Config['state'];
   engine: RuleEngine;
   registry: Registry;
@@ -32,11 +35,13 @@ export interface RuleRuntimeOptions {
 
 export class RuleRuntime {
   private readonly metrics: RuleLoadMetrics;
+  private readonly loadOptions: LoadOptions;
   private watcher: RuleWatcher | undefined;
   private saver: StateSaver | undefined;
 
   constructor(private readonly opts: RuleRuntimeOptions) {
     this.metrics = new RuleLoadMetrics(opts.registry);
+    this.loadOptions = { unsupported: opts.rules.unsupported, maxFileBytes: opts.rules.maxFileBytes, labels: talosLabelUniverse(opts.talos) };
   }
 
   /** The first load: throws on a bad rule file. */
@@ -92,13 +97,18 @@ export class RuleRuntime {
   }
 
   private loadFromPaths(): Promise<RuleSet> {
-    return loadRuleSet(this.opts.rules.paths, { unsupported: this.opts.rules.unsupported, maxFileBytes: this.opts.rules.maxFileBytes });
+    return loadRuleSet(this.opts.rules.paths, this.loadOptions);
   }
 
   private apply(set: RuleSet): number {
     this.opts.engine.load(set);
     this.metrics.loadedOk(set);
-    for (const s of set.skipped) this.opts.logger.warn({ file: s.file, group: s.group, rule: s.rule, reason: s.reason }, 'rule skipped (unsupported LogQL)');
+    for (const s of set.skipped) {
+      const where = { file: s.file, group: s.group, rule: s.rule, reason: s.reason };
+      // Unsupported rules are loud (they were meant for us); rules for other streams are expected in a shared ConfigMap.
+      if (s.cause === 'unsupported') this.opts.logger.warn(where, 'rule skipped: unsupported LogQL, it never fires here');
+      else this.opts.logger.info({ ...where, label: s.label }, 'rule skipped: not applicable to the streams this sidecar produces');
+    }
     return set.groups.reduce((n, g) => n + g.rules.length, 0);
   }
 }

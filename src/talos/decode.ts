@@ -1,6 +1,8 @@
 /**
  * One Talos json_lines record → one LogEvent, with the seed pipeline's labels:
- * job, host (peer IP or mapped name), talos_service (`kernel` when absent),
+ * job, host (the record's `host_field`, set on the node with Talos
+ * `extraTags`; else the peer IP or its mapped name), talos_service (`kernel`
+ * when absent),
  * level (`talos-level`; the seed's Vector config read a `level` field Talos
  * never sends). Decoding happens once; the same line goes to rules and Loki.
  */
@@ -11,6 +13,12 @@ import type { RejectReason } from '../sources/ingest-target.js';
 export interface DecoderOptions {
   job: string;
   lineFormat: 'msg' | 'raw';
+  /**
+   * Record field naming the node (Talos `extraTags`, e.g. `node-name`): the
+   * `host` label when present and a non-empty string; '' disables. Never also
+   * structured metadata or a label field.
+   */
+  hostField?: string;
   hostNames: Readonly<Record<string, string>>;
   /** Record fields promoted to labels; `-` becomes `_` in the label name. */
   labelFields: readonly string[];
@@ -18,6 +26,11 @@ export interface DecoderOptions {
   futureToleranceMs: number;
   /** Build structured metadata from the remaining fields (Loki stores it; rules filter and group on it). */
   metadata: boolean;
+}
+
+/** Label name for a record field promoted to a label: `-` (and anything else invalid in a label name) becomes `_`. */
+export function labelNameOfField(field: string): string {
+  return field.replace(/[^a-zA-Z0-9_]/g, '_');
 }
 
 export type TimeFallback = 'missing' | 'invalid' | 'future';
@@ -44,14 +57,20 @@ export class TalosDecoder {
   private byHostCount = 0;
   private readonly labelFieldNames: string[];
   private readonly skipMeta: Set<string>;
+  private readonly hostField: string;
+  private readonly labelFields: readonly string[];
 
   constructor(
     private readonly opts: DecoderOptions,
     labelSets = new LabelSetCache(),
   ) {
     this.labelSets = labelSets;
-    this.labelFieldNames = opts.labelFields.map((f) => f.replace(/[^a-zA-Z0-9_]/g, '_'));
+    this.hostField = opts.hostField ?? '';
+    // The host field names the node once, as `host`: not again as a label field.
+    this.labelFields = opts.labelFields.filter((f) => f !== this.hostField);
+    this.labelFieldNames = this.labelFields.map(labelNameOfField);
     this.skipMeta = new Set([...CORE_FIELDS, ...opts.labelFields]);
+    if (this.hostField !== '') this.skipMeta.add(this.hostField);
   }
 
   decode(text: string, peer: string, receivedMs: number): DecodeResult {
@@ -69,7 +88,8 @@ export class TalosDecoder {
     const service = r['talos-service'];
     const isKernel = typeof service !== 'string';
     const level = typeof r['talos-level'] === 'string' ? (r['talos-level'] as string) : '';
-    const host = this.opts.hostNames[peer] ?? peer;
+    const named = this.hostField === '' ? undefined : r[this.hostField];
+    const host = typeof named === 'string' && named !== '' ? named : (this.opts.hostNames[peer] ?? peer);
     const stream = this.streamFor(host, isKernel ? 'kernel' : (service as string), level, r);
 
     let timeMs: number;
@@ -102,7 +122,7 @@ export class TalosDecoder {
   }
 
   private streamFor(host: string, service: string, level: string, r: Record<string, unknown>): LabelSet {
-    if (this.opts.labelFields.length === 0) {
+    if (this.labelFields.length === 0) {
       const hit = this.byHost.get(host)?.get(service)?.get(level);
       if (hit !== undefined) return hit;
       const set = this.newStream(host, service, level, r);
@@ -123,7 +143,7 @@ export class TalosDecoder {
       return set;
     }
     let key = `${host}\u0000${service}\u0000${level}`;
-    const fields = this.opts.labelFields;
+    const fields = this.labelFields;
     for (let i = 0; i < fields.length; i++) key += `\u0000${stringify(r[fields[i]!])}`;
     let set = this.streams.get(key);
     if (set === undefined) {
@@ -136,7 +156,7 @@ export class TalosDecoder {
   }
 
   private newStream(host: string, service: string, level: string, r: Record<string, unknown>): LabelSet {
-    const fields = this.opts.labelFields;
+    const fields = this.labelFields;
     const labels: Record<string, string> = { ...this.opts.staticLabels };
     for (let i = 0; i < fields.length; i++) {
       const v = r[fields[i]!];

@@ -152,16 +152,21 @@ describe('node dist/cli.js', () => {
       expect(missing.stderr).toContain('ENOENT');
     });
 
-    it('check --strict: a warning (a skipped rule) fails the check', () => {
+    it('check: unsupported rules are warnings, --strict makes them errors; not-applicable rules stay warnings', () => {
       const dir = mkdtempSync(join(tmpdir(), 'tas-cli-'));
       const file = join(dir, 'r.yaml');
       writeFileSync(file, 'groups:\n  - name: g\n    rules:\n      - alert: Q\n        expr: sum(count_over_time({job="talos-kernel"} |= "x" [1m])) > 0\n        annotations:\n          summary: \'{{ query "up" }}\'\n');
-      const lenient = cli('check', '--unsupported-rules', 'skip', file);
+      const lenient = cli('check', file);
       expect(lenient.status).toBe(0);
-      expect(lenient.stdout).toContain('SKIPPED: group "g": rule "Q"');
-      const strict = cli('check', '--strict', '--unsupported-rules', 'skip', file);
+      expect(lenient.stdout).toContain('group "g": rule "Q": unsupported, skipped: annotation "summary"');
+      const strict = cli('check', '--strict', file);
       expect(strict.status).toBe(1);
-      expect(strict.stderr).toContain('FAILED (--strict): 1 rule(s) skipped');
+      expect(strict.stderr).toContain('rule "Q": annotation "summary": template: 1:4: function "query" is not supported');
+      const app = join(dir, 'app.yaml');
+      writeFileSync(app, 'groups:\n  - name: apps\n    rules:\n      - alert: AppErrors\n        expr: sum(count_over_time({namespace="shop", app="cart"} |= "error" [5m])) > 0\n');
+      const shared = cli('check', 'rules', '--strict', app);
+      expect(shared.status).toBe(0);
+      expect(shared.stdout).toContain('rule "AppErrors": not applicable here, skipped (label namespace)');
       expect(cli('check', '--strict', 'rules/talos-kernel.yaml').status).toBe(0);
     });
   });

@@ -136,6 +136,8 @@ describe('hostile peers', () => {
       cfg.alertmanager.urls = [am.url];
       cfg.ingest.maxConnections = MAX_CONNECTIONS;
       cfg.ingest.allowCidrs = ['127.0.0.1/32', '127.10.0.0/16'];
+      // Counted per peer address: the generated machined records carry a node-name field (extraTags).
+      cfg.talos.hostField = '';
     });
     const child = new ForkedChild<HostileCmd, HostileEv>(HOSTILE_JS);
     let sampler: NodeJS.Timeout | undefined;
@@ -157,7 +159,7 @@ describe('hostile peers', () => {
           for (const metric of all) {
             const v = (metric.values as Array<{ labels: Record<string, string | number>; value: number }>) ?? [];
             if (metric.name === 'talos_alert_sidecar_connections') peak.maxConnections = Math.max(peak.maxConnections, v.find((x) => x.labels.proto === 'tcp')?.value ?? 0);
-            if (metric.name === 'talos_alert_sidecar_event_loop_lag_max_seconds') peak.lagS = Math.max(peak.lagS, v[0]?.value ?? 0);
+            if (metric.name === 'nodejs_eventloop_lag_max_seconds') peak.lagS = Math.max(peak.lagS, v[0]?.value ?? 0);
           }
         });
       }, 50);

@@ -45,6 +45,7 @@ describe('recording rules and unsupported LogQL', () => {
     await expect(
       startTestSidecar((c) => {
         c.rules.paths = [join(dir, 'rules.yaml')];
+        c.rules.unsupported = 'error'; // the default is skip
       }),
     ).rejects.toThrow(/rules\.yaml:\d+:\d+: group "recorded": rule "UsesOffset": .*offset/i);
   });

@@ -41,6 +41,31 @@ describe('Talos record decoding', () => {
     expect(ev.metadata).not.toHaveProperty('facility');
   });
 
+  it('host comes from the host field (Talos extraTags) when the record has it, else host_names, else the peer IP', () => {
+    const tagged = KERNEL.replace('{', '{"node-name":"talos-cp-1",');
+    const opts = { hostField: 'node-name', hostNames: { '10.0.0.5': 'mapped' } };
+    const ev = decode(opts, tagged);
+    expect(ev.stream.labels).toEqual({ job: 'talos-kernel', host: 'talos-cp-1', talos_service: 'kernel', level: 'warn' });
+    // The field names the node once: not structured metadata, not a label field.
+    expect(ev.metadata).toEqual({ clock: '6252819', facility: 'user', priority: 'warning', seq: '711' });
+    expect(decode({ ...opts, labelFields: ['node-name', 'facility'] }, tagged).stream.labels).toEqual({ job: 'talos-kernel', host: 'talos-cp-1', talos_service: 'kernel', level: 'warn', facility: 'user' });
+    // Without the field (or with an empty or non-string one): host_names, then the peer.
+    expect(decode(opts, KERNEL).stream.labels.host).toBe('mapped');
+    expect(decode(opts, KERNEL, '10.0.0.6').stream.labels.host).toBe('10.0.0.6');
+    expect(decode(opts, KERNEL.replace('{', '{"node-name":"",'), '10.0.0.6').stream.labels.host).toBe('10.0.0.6');
+    expect(decode(opts, KERNEL.replace('{', '{"node-name":7,'), '10.0.0.6').stream.labels.host).toBe('10.0.0.6');
+    // Two nodes behind one peer address (NAT, a relay) stay two streams.
+    const d = new TalosDecoder({ ...BASE, ...opts });
+    const a = d.decode(tagged, '10.0.0.9', NOW) as LogEvent;
+    const b = d.decode(KERNEL.replace('{', '{"node-name":"talos-cp-2",'), '10.0.0.9', NOW) as LogEvent;
+    expect([a.stream.labels.host, b.stream.labels.host]).toEqual(['talos-cp-1', 'talos-cp-2']);
+    expect(a.stream).not.toBe(b.stream);
+    // Disabled: the field is ordinary metadata and the peer names the host.
+    const off = decode({ hostField: '' }, tagged);
+    expect(off.stream.labels.host).toBe('10.0.0.5');
+    expect(off.metadata).toMatchObject({ 'node-name': 'talos-cp-1' });
+  });
+
   it('falls back to the receive time for a missing, invalid or far-future talos-time, and counts why', () => {
     const d = new TalosDecoder(BASE);
     const at = (t: unknown) => (d.decode(JSON.stringify({ msg: 'x', 'talos-time': t }), '10.0.0.5', NOW) as LogEvent).timeMs;

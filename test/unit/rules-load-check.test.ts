@@ -57,18 +57,18 @@ describe('runCheck', () => {
     expect(r.err).toBe(`no rule files found in ${dir}\n`);
   });
 
-  it('unsupported rules: fail by default, listed as SKIPPED with --unsupported-rules=skip', async () => {
+  it('unsupported rules: listed as WARNING by default (exit 0), FAILED with unsupported: error (exit 1)', async () => {
     const file = join(BAD, 'expr-unsupported.yaml');
-    const strict = await check([file]);
+    const strict = await check([file], 'error');
     expect(strict.code).toBe(1);
     expect(strict.err).toContain('rule "ParserStage": unsupported LogQL: expr 1:');
-    const lenient = await check([file], 'skip');
+    const lenient = await check([file]);
     expect(lenient.code).toBe(0);
     expect(lenient.err).toBe('');
     const lines = lenient.out.split('\n');
-    expect(lines.slice(0, 2)).toEqual([`Checking ${file}`, '  SUCCESS: 1 rules found, 2 skipped (unsupported)']);
-    expect(lines[2]).toMatch(/^ {2}SKIPPED: group "g": rule "ParserStage": unsupported LogQL: expr 1:\d+: /);
-    expect(lines[3]).toBe('  SKIPPED: group "g": rule "QueryInTemplate": annotation "summary": template: 1:4: function "query" is not supported: query needs a query engine, which the sidecar does not have');
+    expect(lines.slice(0, 2)).toEqual([`Checking ${file}`, '  SUCCESS: 1 rules found, skipped: 2 unsupported']);
+    expect(lines[2]).toMatch(new RegExp(`^ {2}WARNING: ${file}:6: group "g": rule "ParserStage": unsupported, skipped: unsupported LogQL: expr 1:\\d+: `));
+    expect(lines[3]).toBe(`  WARNING: ${file}:8: group "g": rule "QueryInTemplate": unsupported, skipped: annotation "summary": template: 1:4: function "query" is not supported: query needs a query engine, which the sidecar does not have`);
   });
 
   it('checks every file of a directory, in name order', async () => {
