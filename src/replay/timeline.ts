@@ -166,7 +166,8 @@ function toEntry(c: ShownChange, evidence: EvidenceLine[]): ReplayEntry {
 }
 
 function formatLabels(labels: Record<string, string>): string {
-  return `{${Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}}`;
+  // Names sorted (Prometheus text form), so equal label sets print alike.
+  return `{${Object.keys(labels).sort().map((k) => `${k}=${JSON.stringify(labels[k])}`).join(', ')}}`;
 }
 
 /** Human form: one line per change, its evidence indented under it. */
