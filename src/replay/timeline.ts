@@ -173,9 +173,12 @@ function formatLabels(labels: Record<string, string>): string {
 /** Human form: one line per change, its evidence indented under it. */
 export function formatTimelineText(timeline: readonly ReplayEntry[]): string {
   let out = '';
+  // A firing change after `for` shares its pending's evidence: printed once.
+  const printed = new Set<readonly EvidenceLine[]>();
   for (const e of timeline) {
     out += `${e.time}  ${e.state.padEnd(8)} ${e.alertname} ${formatLabels(e.labels)} value=${e.value}\n`;
-    if (e.state === 'resolved') continue;
+    if (e.state === 'resolved' || printed.has(e.evidence)) continue;
+    printed.add(e.evidence);
     for (const l of e.evidence) out += `    ${l.time} ${formatLabels(l.labels)} ${l.line}\n`;
   }
   return out;

@@ -162,6 +162,12 @@ export async function startLokiQueryServer(opts: QueryServerOptions = {}): Promi
     let s = streams.get(key);
     if (s === undefined) streams.set(key, (s = { labels: { ...labels }, key, entries: [] }));
     const incoming = values.map((v) => ({ ns: BigInt(v[0]), line: v[1], metadata: v[2] }));
+    const inOrder = incoming.every((e, i) => (i === 0 ? s!.entries.length === 0 || e.ns > s!.entries[s!.entries.length - 1]!.ns : e.ns > incoming[i - 1]!.ns));
+    if (inOrder) {
+      // The common case (a client pushing in time order): append.
+      for (const e of incoming) s.entries.push(e);
+      return;
+    }
     const all = s.entries.concat(incoming).sort((a, b) => (a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : 0));
     // Loki drops an entry whose stream, time and line equal a stored one.
     const kept: StoredEntry[] = [];

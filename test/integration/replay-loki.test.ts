@@ -267,7 +267,8 @@ describe('replay --loki-url on a day of Talos history', () => {
     const text = await run([]);
     expect(text.code).toBe(0);
     const oom = fromCapture.timeline.find((e) => e.alertname === 'OOMKill' && e.state === 'firing')!;
-    expect(text.stdout).toContain(`${oom.time}  firing   OOMKill {severity="critical"} value=1\n    ${oom.evidence[0]!.time} {host="${HOST}", job="talos-kernel", level="error", talos_service="kernel"} Out of memory: Killed process`);
+    // for: 0: pending and firing at once; the evidence is printed once, under pending.
+    expect(text.stdout).toContain(`${oom.time}  pending  OOMKill {severity="critical"} value=1\n    ${oom.evidence[0]!.time} {host="${HOST}", job="talos-kernel", level="error", talos_service="kernel"} Out of memory: Killed process`);
     expect(text.stdout).toMatch(/^# \d+ lines from http:\/\/127\.0\.0\.1:\d+\/loki\/api\/v1\/query_range, 2026-01-01T00:00:00\.000Z \.\. 2026-01-02T00:00:00\.000Z/);
 
     const tooLong = await run(['--chunk', '7h']);
