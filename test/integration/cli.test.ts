@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { BTRFS_MSG, kernelRecord, sendLines, until } from '../helpers/sidecar.js';
@@ -25,7 +25,7 @@ describe('node dist/cli.js', () => {
     // The opt-in library passes too, with no LogQL the engine (or the Loki ruler) rejects.
     const library = spawnSync(process.execPath, [CLI, 'check', 'rules/library'], { encoding: 'utf8' });
     expect(library.status).toBe(0);
-    expect(library.stdout.match(/SUCCESS: \d+ rules found/g)).toHaveLength(3);
+    expect(library.stdout.match(/SUCCESS: \d+ rules found/g)).toHaveLength(readdirSync('rules/library').filter((f) => /\.ya?ml$/.test(f)).length);
     const dir = mkdtempSync(join(tmpdir(), 'tas-cli-'));
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'groups:\n  - name: g\n    rules:\n      - alert: Broken\n        expr: sum(count_over_time({job="talos-kernel"} |~ "(unclosed" [5m])) > 0\n');

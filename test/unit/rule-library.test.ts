@@ -105,7 +105,7 @@ function run(set: RuleSet, events: LogEvent[], finish: boolean): Simulation {
   return sim;
 }
 
-const FILES = ['rules/library/storage.yaml', 'rules/library/node.yaml', 'rules/library/pipeline.yaml'];
+const FILES = ['rules/library/storage.yaml', 'rules/library/node.yaml', 'rules/library/network.yaml', 'rules/library/talos.yaml', 'rules/library/pipeline.yaml'];
 const sets = new Map<string, RuleSet>();
 
 beforeAll(async () => {
@@ -140,8 +140,9 @@ describe('rules/library files', () => {
         expect(errorAt, `${r.name}: lezer error at ${errorAt}`).toBe(-1);
         for (const sel of selectors(r.expr)) {
           for (const fl of sel.filters) if (fl.op === '|~' || fl.op === '!~') for (const v of fl.values) expect(() => re2(v), `${r.name}: ${v}`).not.toThrow();
-          // Kernel-content rules must not be fooled by a service logging the same words.
-          if (sel.filters.length > 0) expect(sel.matchers.some((m) => m.name === 'talos_service' && m.op === '=' && m.value === 'kernel'), r.name).toBe(true);
+          // Content rules name the stream(s) their message comes from (kernel, machined, kubelet,
+          // etcd, iscsid), so another service logging the same words cannot fire them.
+          if (sel.filters.length > 0) expect(sel.matchers.some((m) => m.name === 'talos_service' && (m.op === '=' || m.op === '=~')), r.name).toBe(true);
         }
       }
     }
@@ -156,7 +157,7 @@ describe('rules/library files', () => {
     expect(byDefault.files.some((p) => p.includes(`${sep}library${sep}`))).toBe(false);
     expect(byDefault.files).toContain(join(ROOT, 'rules', 'talos-kernel.yaml'));
     const named = await listRuleFiles([join(ROOT, 'rules', 'library')]);
-    expect(named.files.map((p) => p.slice(p.lastIndexOf(sep) + 1)).sort()).toEqual(['node.yaml', 'pipeline.yaml', 'storage.yaml']);
+    expect(named.files.map((p) => p.slice(p.lastIndexOf(sep) + 1)).sort()).toEqual(['network.yaml', 'node.yaml', 'pipeline.yaml', 'storage.yaml', 'talos.yaml']);
   });
 });
 
