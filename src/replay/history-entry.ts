@@ -6,7 +6,7 @@
  * Loki returns it separately (`categorize-labels`), becomes the event's
  * metadata again; parsed labels are never requested (no parser is pushed down).
  */
-import type { LabelSet, LabelSetCache, LogEvent } from '../log-event.js';
+import type { LabelSet, LogEvent } from '../log-event.js';
 
 export interface HistoryEntry {
   /** Unix ms of the entry's nanosecond timestamp. */
@@ -52,5 +52,3 @@ export function toLogEvent(e: HistoryEntry): LogEvent {
     source: e.stream.labels.talos_service === 'kernel' ? 'kernel' : 'service',
   };
 }
-
-export type { LabelSetCache };

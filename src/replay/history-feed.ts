@@ -59,9 +59,9 @@ export async function* historyFeed(client: Pick<LokiQueryClient, 'queryRange'>, 
   const dedupe = o.queries.length > 1;
   for (let from = o.fromMs; from < o.toMs; from += o.chunkMs) {
     const to = Math.min(o.toMs, from + o.chunkMs);
-    const cursors: Cursor[] = [];
+    const all: Cursor[] = [];
     for (const query of o.queries) {
-      const c: Cursor = {
+      all.push({
         pages: pagedQuery(client, {
           query, startNs: nsOfMs(from), endNs: nsOfMs(to), limit: o.limit,
           onPage: (n) => {
@@ -74,9 +74,11 @@ export async function* historyFeed(client: Pick<LokiQueryClient, 'queryRange'>, 
         }),
         page: [],
         i: 0,
-      };
-      if (await advance(c)) cursors.push(c);
+      });
     }
+    // First pages of the chunk in parallel; later pages as each query's page runs out.
+    const ready = await Promise.all(all.map(advance));
+    const cursors = all.filter((_, k) => ready[k]);
     while (cursors.length > 0) {
       // Few queries (one per distinct selector): a scan beats a heap here.
       let best = 0;
