@@ -17,8 +17,8 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { fmt, meets, type Figure } from './figures.js';
-import type { PartMessage } from './part.js';
-import { SCENARIO_PARTS, type PartOutput } from './parts.js';
+import type { PartMessage } from './part-child.js';
+import { SCENARIO_PARTS, type PartOutput } from './part-definitions.js';
 
 const TITLES: Record<number, string> = {
   1: 'alert path only (sources → decode → rules, no sinks)',
@@ -53,7 +53,7 @@ function parse(argv: string[]): Args {
 }
 
 function runPart(id: string, quick: boolean): Promise<PartOutput> {
-  const script = fileURLToPath(new URL('./part.js', import.meta.url));
+  const script = fileURLToPath(new URL('./part-child.js', import.meta.url));
   return new Promise((resolve, reject) => {
     const child = fork(script, [id, ...(quick ? ['--quick'] : [])], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let answer: PartMessage | undefined;

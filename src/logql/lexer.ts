@@ -6,7 +6,7 @@
  */
 import { parseDuration } from '../config/duration.js';
 import { LogQLError, type Pos } from './ast.js';
-import { GoStringError, unquoteGoString } from './go-string.js';
+import { GoStringError, unquoteGoString } from '../lib/go-string.js';
 
 export type TokenKind = 'ident' | 'number' | 'string' | 'range' | 'duration' | 'op' | 'eof';
 

@@ -1,4 +1,5 @@
 /**
+ * Over 400 lines: the NFA it compiles and the lazy DFA built over it share one state layout.
  * A lazily built DFA over UTF-16 code units answering "does the regex match
  * anywhere in (or, anchored, all of) this string?" in time linear in the
  * string: each code unit costs one table lookup once its transition is known,

@@ -1,8 +1,9 @@
 /**
+ * Over 400 lines: one recursive-descent parser; classes, groups and flags share its state.
  * RE2 regular expression syntax (Go regexp/syntax with the Perl flags Loki
  * and Prometheus compile with: ClassNL | OneLine | PerlX | UnicodeGroups),
- * parsed into a small tree over code point sets. Captures are dropped (we only
- * ever ask "does it match?"), `(?i)` is resolved into fold-case literals and
+ * parsed into a small tree over code point sets. Groups only group unless
+ * parsed with `captures` (submatches, captures.ts); `(?i)` is resolved into fold-case literals and
  * folded classes, `.` into a set, `^`/`$` into begin/end of text or line.
  * What Go rejects (backreferences, lookaround, `\C`, `\Z`, counts > 1000...)
  * is rejected here with Go's error codes.

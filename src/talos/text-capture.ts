@@ -23,8 +23,8 @@ import type { GoJsonValue } from './go-json.js';
 import {
   formatRecordMap, isKernelFacility, isKernelPriority, kernelPriorityLevel,
   type KernelFacility, type KernelPriority,
-} from '../traffic/talos-format.js';
-import { formatTalosTime, fromParts, parseRfc3339, type TalosTime } from '../traffic/talos-time.js';
+} from './format.js';
+import { formatTalosTime, fromParts, parseTalosTime, type TalosTime } from './time.js';
 
 export type CaptureFormat = 'json_lines' | 'dmesg' | 'logs';
 
@@ -87,7 +87,7 @@ function fail(lineNo: number, reason: string): CaptureLineResult {
 }
 
 function parseDmesg(m: RegExpExecArray, lineNo: number): CaptureLineResult {
-  const time = parseRfc3339(m[4]!);
+  const time = parseTalosTime(m[4]!);
   if (time === undefined) return fail(lineNo, `dmesg line: bad timestamp ${JSON.stringify(m[4])}`);
   const priority = m[3] as KernelPriority;
   const record: CaptureRecord = {
@@ -102,7 +102,7 @@ function parseDmesg(m: RegExpExecArray, lineNo: number): CaptureLineResult {
 }
 
 function timeFromJsonValue(v: unknown): TalosTime | undefined {
-  if (typeof v === 'string') return parseRfc3339(v);
+  if (typeof v === 'string') return parseTalosTime(v);
   if (typeof v === 'number' && Number.isFinite(v)) {
     // Same as Talos: float seconds, or milliseconds when that would be past year 3000.
     const seconds = v > MAX_EPOCH_SECONDS ? v / 1000 : v;
@@ -191,7 +191,7 @@ function parseLogsLine(line: string, lineNo: number, opts: CaptureParseOptions |
     record.service = opts?.service ?? 'kernel';
   } else if (cri !== null) {
     // `talosctl logs -k` (CRI container log): time, stream, tag, then the container's line.
-    time = parseRfc3339(cri[1]!);
+    time = parseTalosTime(cri[1]!);
     if (time === undefined) return fail(lineNo, 'CRI log line: bad timestamp');
     const x = extractServiceLine(cri[4]!);
     record.msg = x.msg;
@@ -274,7 +274,7 @@ export class TextCaptureParser {
     }
     // A capture is one format: once a record is recognised, hold every later line to it.
     if (this.format.format === undefined) this.format = { ...this.format, format: res.record.facility !== undefined ? 'dmesg' : 'logs' };
-    const t = parseRfc3339(res.record.time)!;
+    const t = parseTalosTime(res.record.time)!;
     this.lastTime = t;
     if (res.record.facility !== undefined) {
       const key = res.record.node ?? '';

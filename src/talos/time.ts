@@ -1,11 +1,16 @@
 /**
- * `talos-time`: RFC 3339 in UTC with 0–9 fractional digits
- * (`2021-11-26T16:53:21.3258698Z`). Parsed by hand to keep nanoseconds, which
- * Date.parse drops, and because it runs once per line. Offsets other than `Z`
- * are accepted too (RFC 3339), in case a relay rewrites the record.
+ * `talos-time`: Go's time.RFC3339Nano in UTC (`2021-11-26T16:53:21.3258698Z`):
+ * 0 to 9 fractional digits, trailing zeros trimmed, always `Z`. Times are
+ * carried as whole epoch milliseconds plus a 0..999 999 ns remainder (the
+ * split LogEvent uses) so nanosecond precision survives. Parsed by hand to
+ * keep nanoseconds, which Date.parse drops, and because it runs once per
+ * line; offsets other than `Z` are accepted too (RFC 3339), in case a relay
+ * rewrites the record.
  */
 export interface TalosTime {
+  /** Whole milliseconds since the Unix epoch. */
   ms: number;
+  /** Sub-millisecond remainder, 0..999 999 ns. */
   nsRem: number;
 }
 
@@ -25,6 +30,7 @@ function daysInMonth(year: number, month: number): number {
   return DAYS[month - 1]!;
 }
 
+/** Parses an RFC 3339 timestamp (`T`, `t` or space between date and time; up to 9 fractional digits kept). */
 export function parseTalosTime(s: string): TalosTime | undefined {
   if (s.length < 20 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return undefined;
   const sep = s.charCodeAt(10);
@@ -72,4 +78,64 @@ export function parseTalosTime(s: string): TalosTime | undefined {
   const base = Date.UTC(year, month - 1, day, hour, min, sec);
   const msPart = Math.floor(frac / 1e6);
   return { ms: base + msPart - offsetMin * 60_000, nsRem: frac - msPart * 1e6 };
+}
+
+// The date part changes once a second; caching it keeps formatting cheap on hot paths.
+let cachedSecond = Number.NaN;
+let cachedPrefix = '';
+
+/** Format as Talos does (`2021-11-26T16:53:21.3258698Z`). */
+export function formatTalosTime(ms: number, nsRem = 0): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 19);
+  }
+  let frac = (ms - second * 1000) * 1_000_000 + nsRem;
+  if (frac === 0) return cachedPrefix + 'Z';
+  let width = 9;
+  while (frac % 10 === 0) {
+    frac /= 10;
+    width--;
+  }
+  return `${cachedPrefix}.${String(frac).padStart(width, '0')}Z`;
+}
+
+/**
+ * Assemble a time from decimal parts (the `talosctl logs kernel` and Go
+ * `time.String()` forms of text captures). `offset` is `Z` or ±hh:mm / ±hhmm.
+ */
+export function fromParts(
+  year: string, month: string, day: string, hour: string, minute: string, second: string,
+  fraction: string | undefined, offset: string,
+): TalosTime | undefined {
+  const mo = Number(month);
+  const d = Number(day);
+  const h = Number(hour);
+  const mi = Number(minute);
+  const s = Number(second);
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(Number(year), mo) || h > 23 || mi > 59 || s > 60) return undefined;
+  let offsetMin = 0;
+  if (offset !== 'Z' && offset !== 'z') {
+    const sign = offset[0] === '-' ? -1 : 1;
+    const digits = offset.slice(1).replace(':', '');
+    if (!/^\d{4}$/.test(digits)) return undefined;
+    offsetMin = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2)));
+  }
+  const nine = (fraction ?? '').padEnd(9, '0');
+  const ms = Date.UTC(Number(year), mo - 1, d, h, mi, s) - offsetMin * 60_000 + Number(nine.slice(0, 3));
+  if (!Number.isFinite(ms)) return undefined;
+  return { ms, nsRem: Number(nine.slice(3)) };
+}
+
+/** Add microseconds to a time (kernel `talos-time` = boot time + `clock` µs). */
+export function addMicros(t: TalosTime, micros: number): TalosTime {
+  const wholeMs = Math.floor(micros / 1000);
+  let nsRem = t.nsRem + (micros - wholeMs * 1000) * 1000;
+  let ms = t.ms + wholeMs;
+  if (nsRem >= 1_000_000) {
+    nsRem -= 1_000_000;
+    ms += 1;
+  }
+  return { ms, nsRem };
 }

@@ -12,7 +12,7 @@
  */
 import type { GoJsonValue } from '../talos/go-json.js';
 import type { Rng } from './rng.js';
-import type { KernelFacility, KernelPriority, TalosLevel } from './talos-format.js';
+import type { KernelFacility, KernelPriority, TalosLevel } from '../talos/format.js';
 
 export interface KernelMessage {
   facility: KernelFacility;

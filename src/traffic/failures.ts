@@ -8,7 +8,7 @@
  */
 import type { KernelMessage } from './catalog.js';
 import type { Rng } from './rng.js';
-import type { KernelPriority, TalosLevel } from './talos-format.js';
+import type { KernelPriority, TalosLevel } from '../talos/format.js';
 
 export const FAILURE_KINDS = [
   'btrfs-transid', 'btrfs-csum', 'btrfs-error', 'iscsi-error', 'iscsi-session-timeout',

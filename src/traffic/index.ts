@@ -8,9 +8,9 @@ export type { SendOptions, SendResult, TrafficTarget } from './send.js';
 export {
   formatKernelRecord, formatServiceRecord, formatRecordMap, kernelPriorityLevel,
   KERNEL_FACILITIES, KERNEL_PRIORITIES,
-} from './talos-format.js';
-export type { KernelRecord, ServiceRecord, KernelFacility, KernelPriority, TalosLevel } from './talos-format.js';
-export { formatTalosTime, parseRfc3339 } from './talos-time.js';
-export type { TalosTime } from './talos-time.js';
+} from '../talos/format.js';
+export type { KernelRecord, ServiceRecord, KernelFacility, KernelPriority, TalosLevel } from '../talos/format.js';
+export { formatTalosTime } from '../talos/time.js';
+export type { TalosTime } from '../talos/time.js';
 export { goJsonMarshal, goJsonString, goJsonEscape } from '../talos/go-json.js';
 export type { GoJsonValue } from '../talos/go-json.js';

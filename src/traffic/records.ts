@@ -15,8 +15,8 @@ import {
 import { FAILURE_PERIOD_MS, SILENCE_DEFAULT_MS, failureMessages, isServiceFailureMessage, type FailureInjection } from './failures.js';
 import { goJsonEscape } from '../talos/go-json.js';
 import { Rng } from './rng.js';
-import { formatServiceRecord, kernelPriorityLevel } from './talos-format.js';
-import { formatTalosTime } from './talos-time.js';
+import { formatServiceRecord, kernelPriorityLevel } from '../talos/format.js';
+import { formatTalosTime } from '../talos/time.js';
 
 export type { FailureInjection, FailureKind } from './failures.js';
 

@@ -8,8 +8,8 @@ import {
   nodeSourceAddress, records, sendTalosTraffic, type GeneratedRecord, type GeneratorOptions,
 } from '../../src/traffic/index.js';
 import { Rng } from '../../src/traffic/rng.js';
-import { kernelPriorityLevel, type KernelPriority } from '../../src/traffic/talos-format.js';
-import { addMicros, formatTalosTime, parseRfc3339 } from '../../src/traffic/talos-time.js';
+import { kernelPriorityLevel, type KernelPriority } from '../../src/talos/format.js';
+import { addMicros, formatTalosTime, parseTalosTime } from '../../src/talos/time.js';
 
 const TALOS_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{0,8}[1-9])?Z$/;
 const KERNEL_KEYS = ['clock', 'facility', 'msg', 'priority', 'seq', 'talos-level', 'talos-time'];
@@ -91,29 +91,31 @@ describe('talos-time', () => {
   });
 
   it('parses any RFC 3339 offset back to the same instant', () => {
-    expect(parseRfc3339('2021-11-26T16:53:21.3258698Z')).toEqual({ ms: Date.UTC(2021, 10, 26, 16, 53, 21, 325), nsRem: 869_800 });
-    expect(parseRfc3339('2021-11-26T18:53:21.5+02:00')).toEqual({ ms: Date.UTC(2021, 10, 26, 16, 53, 21, 500), nsRem: 0 });
-    expect(parseRfc3339('2021-11-26 16:53:21Z')).toBeUndefined();
-    expect(parseRfc3339('2021-13-26T16:53:21Z')).toBeUndefined();
+    expect(parseTalosTime('2021-11-26T16:53:21.3258698Z')).toEqual({ ms: Date.UTC(2021, 10, 26, 16, 53, 21, 325), nsRem: 869_800 });
+    expect(parseTalosTime('2021-11-26T18:53:21.5+02:00')).toEqual({ ms: Date.UTC(2021, 10, 26, 16, 53, 21, 500), nsRem: 0 });
+    // RFC 3339 §5.6 lets a space separate date and time; Talos never writes one, a relay might.
+    expect(parseTalosTime('2021-11-26 16:53:21Z')).toEqual({ ms: Date.UTC(2021, 10, 26, 16, 53, 21), nsRem: 0 });
+    expect(parseTalosTime('2021-02-29T16:53:21Z')).toBeUndefined();
+    expect(parseTalosTime('2021-13-26T16:53:21Z')).toBeUndefined();
     expect(addMicros({ ms: 10, nsRem: 999_500 }, 1)).toEqual({ ms: 11, nsRem: 500 });
   });
 });
 
 describe('record formatters', () => {
   it('reproduce the spec examples byte for byte', () => {
-    const t = parseRfc3339('2021-11-26T16:53:21.3258698Z')!;
+    const t = parseTalosTime('2021-11-26T16:53:21.3258698Z')!;
     expect(formatKernelRecord({ clock: 6252819, facility: 'user', text: '[talos] task startAllServices (1/1): waiting for 6 services', priority: 'warning', seq: 711, timeMs: t.ms, timeNsRem: t.nsRem })).toBe(
       '{"clock":6252819,"facility":"user","msg":"[talos] task startAllServices (1/1): waiting for 6 services\\n","priority":"warning","seq":711,"talos-level":"warn","talos-time":"2021-11-26T16:53:21.3258698Z"}',
     );
-    const b = parseRfc3339('2026-02-27T03:14:07.125Z')!;
+    const b = parseTalosTime('2026-02-27T03:14:07.125Z')!;
     expect(formatKernelRecord({ clock: 912873321, facility: 'kern', text: 'BTRFS error (device sdb state EA): parent transid verify failed on logical 30408704 mirror 1 wanted 1234 found 1230', priority: 'err', seq: 10231, timeMs: b.ms, timeNsRem: b.nsRem })).toBe(
       '{"clock":912873321,"facility":"kern","msg":"BTRFS error (device sdb state EA): parent transid verify failed on logical 30408704 mirror 1 wanted 1234 found 1230\\n","priority":"err","seq":10231,"talos-level":"error","talos-time":"2026-02-27T03:14:07.125Z"}',
     );
-    const e = parseRfc3339('2021-10-19T14:53:05.815Z')!;
+    const e = parseTalosTime('2021-10-19T14:53:05.815Z')!;
     expect(formatServiceRecord({ service: 'etcd', msg: 'finished scheduled compaction', level: 'info', timeMs: e.ms, timeNsRem: e.nsRem, fields: { caller: 'mvcc/kvstore_compaction.go:57', 'compact-revision': 34567, took: '21.041639ms' } })).toBe(
       '{"caller":"mvcc/kvstore_compaction.go:57","compact-revision":34567,"msg":"finished scheduled compaction","talos-level":"info","talos-service":"etcd","talos-time":"2021-10-19T14:53:05.815Z","took":"21.041639ms"}',
     );
-    const m = parseRfc3339('2025-08-27T12:01:03.645922392Z')!;
+    const m = parseTalosTime('2025-08-27T12:01:03.645922392Z')!;
     expect(formatServiceRecord({ service: 'machined', msg: '2025/08/27 12:01:03.645887 machined OK [/machine.MachineService/Processes] 18.366845ms unary Success', level: 'info', timeMs: m.ms, timeNsRem: m.nsRem, fields: { 'node-name': 'talos-519-vmy' } })).toBe(
       '{"msg":"2025/08/27 12:01:03.645887 machined OK [/machine.MachineService/Processes] 18.366845ms unary Success","node-name":"talos-519-vmy","talos-level":"info","talos-service":"machined","talos-time":"2025-08-27T12:01:03.645922392Z"}',
     );
@@ -144,7 +146,7 @@ describe('records()', () => {
     const last = new Map<number, { seq: number; clock: number; bootUs: number }>();
     for (const r of recs.filter((x) => x.stream === 'kernel')) {
       const o = JSON.parse(r.json) as { seq: number; clock: number; 'talos-time': string };
-      const t = parseRfc3339(o['talos-time'])!;
+      const t = parseTalosTime(o['talos-time'])!;
       const bootUs = t.ms * 1000 + t.nsRem / 1000 - o.clock;
       const prev = last.get(r.node);
       if (prev !== undefined) {

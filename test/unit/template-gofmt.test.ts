@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { GoMap, formatFloatV, parseGoFloat, quoteGo, sprint, sprintf } from '../../src/gotemplate/fmt.js';
+import { sprint, sprintf } from '../../src/gotemplate/fmt.js';
+import { formatFloatV, parseGoFloat, quoteGo } from '../../src/gotemplate/strconv.js';
+import { GoMap } from '../../src/gotemplate/values.js';
 
 const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
 

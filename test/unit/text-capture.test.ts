@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { records } from '../../src/traffic/index.js';
-import { parseRfc3339 } from '../../src/traffic/talos-time.js';
+import { parseTalosTime } from '../../src/talos/time.js';
 import {
   captureRecordToTalosJson, detectCaptureFormat, parseTextCapture, parseTextCaptureLine,
   TextCaptureParser, type CaptureLineResult, type CaptureRecord,
@@ -163,6 +163,6 @@ describe('detectCaptureFormat', () => {
     expect(detectCaptureFormat(DMESG_CAPTURE)).toBe('dmesg');
     expect(detectCaptureFormat(['172.20.1.2: [talos] task setupLogger (1/1): done, 106.109µs', '172.20.1.2: {"level":"info","msg":"x"}'])).toBe('logs');
     expect(detectCaptureFormat([])).toBe('logs');
-    expect(parseRfc3339(ok(parseTextCaptureLine(DMESG_CAPTURE[4]!, 5)).time)).toBeDefined();
+    expect(parseTalosTime(ok(parseTextCaptureLine(DMESG_CAPTURE[4]!, 5)).time)).toBeDefined();
   });
 });

@@ -1,9 +1,12 @@
 /**
- * Go string literals as LogQL writes them (Loki unquotes with Prometheus'
- * strutil.Unquote, i.e. Go's rules): "interpreted" with escapes `\a \b \f \n
- * \r \t \v \\ \"`, octal `\377`, `\xff`, `\u1234`, `\U0010ffff`; or `raw`
- * between backticks, taken verbatim. Byte escapes (`\xc3\xa9`) are UTF-8 and
- * must decode to valid text.
+ * Go's strconv.Unquote, shared by the engines (LogQL strings: Loki unquotes
+ * with Prometheus' strutil.Unquote, Go's rules; template strings and
+ * character constants: text/template's parser). "Interpreted" literals take
+ * escapes `\a \b \f \n \r \t \v \\`, the literal's own quote (`\"` or `\'`),
+ * octal `\377`, `\xff`, `\u1234`, `\U0010ffff`; `raw` ones between backticks
+ * are verbatim; '…' is a character literal's body. Byte escapes (`\xc3\xa9`)
+ * are UTF-8: invalid UTF-8 is an error, or (option) U+FFFD, the nearest a JS
+ * string gets to Go's raw bytes.
  */
 
 export class GoStringError extends Error {
@@ -17,14 +20,23 @@ export class GoStringError extends Error {
   }
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+export interface UnquoteOptions {
+  /** Byte escapes that are not UTF-8: 'error' (default) or U+FFFD ('replace'). */
+  invalidUtf8?: 'error' | 'replace';
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const lenientUtf8 = new TextDecoder('utf-8');
+
+const SIMPLE_ESCAPES: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
 
 function hex(c: string): number {
   return /^[0-9a-fA-F]$/.test(c) ? parseInt(c, 16) : -1;
 }
 
-/** Unquotes a complete literal (with its quotes). */
-export function unquoteGoString(lit: string): string {
+/** Unquotes a complete literal (with its quotes: `"`, `` ` `` or `'`). Throws GoStringError. */
+export function unquoteGoString(lit: string, opts: UnquoteOptions = {}): string {
+  const utf8 = opts.invalidUtf8 === 'replace' ? lenientUtf8 : strictUtf8;
   const q = lit[0];
   if (lit.length < 2 || lit[lit.length - 1] !== q) throw new GoStringError('string literal not terminated', 0);
   const body = lit.slice(1, -1);
@@ -32,7 +44,7 @@ export function unquoteGoString(lit: string): string {
     if (body.includes('`')) throw new GoStringError('unexpected backquote in raw string', body.indexOf('`') + 1);
     return body;
   }
-  if (q !== '"') throw new GoStringError('invalid string literal', 0);
+  if (q !== '"' && q !== "'") throw new GoStringError('invalid string literal', 0);
   let out = '';
   let bytes: number[] = [];
   const flush = (at: number): void => {
@@ -46,7 +58,7 @@ export function unquoteGoString(lit: string): string {
   };
   for (let i = 0; i < body.length; ) {
     const c = body[i]!;
-    if (c === '"') throw new GoStringError('unescaped " in string', i + 1);
+    if (c === q) throw new GoStringError(`unescaped ${q} in string`, i + 1);
     if (c === '\n') throw new GoStringError('newline in string', i + 1);
     if (c !== '\\') {
       flush(i + 1);
@@ -58,10 +70,9 @@ export function unquoteGoString(lit: string): string {
     const e = body[i + 1];
     if (e === undefined) throw new GoStringError('invalid escape sequence', start);
     i += 2;
-    const simple: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', '"': '"' };
-    if (Object.hasOwn(simple, e)) {
+    if (Object.hasOwn(SIMPLE_ESCAPES, e) || e === q) {
       flush(start);
-      out += simple[e];
+      out += e === q ? q : SIMPLE_ESCAPES[e];
       continue;
     }
     if (e >= '0' && e <= '7') {

@@ -2,9 +2,9 @@
  * Child entry: run one benchmark part in this fresh process (clean heap and
  * JIT, its own RSS) and send its output to run.ts.
  *
- *   node dist-tools/bench/part.js <part-id> [--quick]
+ *   node dist-tools/bench/part-child.js <part-id> [--quick]
  */
-import { PARTS, type PartOutput } from './parts.js';
+import { PARTS, type PartOutput } from './part-definitions.js';
 
 export type PartMessage = { ok: true; output: PartOutput } | { ok: false; error: string };
 

@@ -3,8 +3,8 @@
  * byte-for-byte as Talos does (a Go map marshalled with encoding/json: keys
  * sorted, HTML characters escaped). See /work/shared/spec/talos-json-lines.md.
  */
-import { goJsonEscape, goJsonMarshal, goKeyCompare, type GoJsonValue } from '../talos/go-json.js';
-import { formatTalosTime } from './talos-time.js';
+import { goJsonEscape, goJsonMarshal, goKeyCompare, type GoJsonValue } from './go-json.js';
+import { formatTalosTime } from './time.js';
 
 /** syslog facilities as go-kmsg names them. */
 export const KERNEL_FACILITIES = [

@@ -1,5 +1,5 @@
 /**
- * The benchmark's parts: each runs in a fresh process (see part.ts) and
+ * The benchmark's parts: each runs in a fresh process (see part-child.ts) and
  * returns its figures. A scenario is one or more parts; run.ts derives the
  * cross-part figures (the 200/2-rule ratio, RSS flatness).
  */
