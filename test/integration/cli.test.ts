@@ -52,7 +52,7 @@ describe('node dist/cli.js', () => {
     try {
       await until(() => out, (o) => o.includes('ready'), 15_000);
       await sendLines(port, [kernelRecord(BTRFS_MSG)]);
-      await until(async () => (await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/alerts`)).json()).data.alerts.length, (n) => n === 1);
+      await until(async () => ((await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/alerts`)).json()) as { data: { alerts: unknown[] } }).data.alerts.length, (n) => n === 1);
       const started = Date.now();
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
@@ -73,7 +73,7 @@ describe('node dist/cli.js', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const names = async () => ((await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/rules`)).json()).data.groups as Array<{ rules: Array<{ name: string }> }>).flatMap((g) => g.rules.map((r) => r.name));
+    const names = async () => (((await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/rules`)).json()) as { data: { groups: unknown } }).data.groups as Array<{ rules: Array<{ name: string }> }>).flatMap((g) => g.rules.map((r) => r.name));
     try {
       await until(() => out, (o) => o.includes('ready'), 15_000);
       expect(await names()).toEqual(['First']);

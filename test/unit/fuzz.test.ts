@@ -28,7 +28,9 @@ import { TOO_DEEP_VALUE, TalosDecoder, type DecoderOptions } from '../../src/tal
 import { IngestPipeline } from '../../src/talos/ingest.js';
 import type { LogEvent } from '../../src/log-event.js';
 
-const STALL_MS = 200;
+// Guards against blow-ups (exponential or unbounded work), not speed: far above linear work on a
+// loaded machine, far below what a blow-up costs.
+const STALL_MS = 1500;
 
 /** V8's full GC, for measuring live memory (the flag can be turned on at run time). */
 function fullGc(): () => void {

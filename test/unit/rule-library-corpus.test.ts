@@ -16,12 +16,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RE2 } from 're2-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Expr, LabelMatcher, LineFilter, LogSelector } from '../../src/rules/logql/ast.js';
+import type { Expr, LabelMatcher, LineFilter, LogSelector } from '../../src/logql/ast.js';
 import { loadRuleSet } from '../../src/rules/load.js';
 import type { AlertingRuleDef, RuleSet } from '../../src/rules/rule-file.js';
 import { Simulation } from '../../src/rules/simulate.js';
 import { TalosDecoder } from '../../src/talos/decode.js';
-import type { LogEvent } from '../../src/talos/log-event.js';
+import type { LogEvent } from '../../src/log-event.js';
 import { type CorpusLine, loadCorpus, renderCorpusLine } from '../fixtures/library/corpus.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
