@@ -59,7 +59,7 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
   await rules.load(); // a bad rule file at start is fatal
   const notifier = new AlertmanagerNotifier(cfg.alertmanager, cfg.rules, { registry, logger });
   const loki = cfg.loki.url !== '' ? await startLoki(cfg.loki, registry, logger) : undefined;
-  const decoder = new TalosDecoder({ ...cfg.talos, metadata: cfg.loki.url !== '' && cfg.loki.structuredMetadata });
+  const decoder = new TalosDecoder({ ...cfg.talos, metadata: cfg.loki.url !== '' && cfg.loki.structuredMetadata !== false });
   const pipeline = new IngestPipeline(decoder, bus, logger.child({ component: 'ingest' }), registry);
 
   // Hand-offs: the only places one component calls another at run time.

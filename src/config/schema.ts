@@ -4,6 +4,7 @@
  * and a test keeps the two in sync. Everything else receives a typed Config.
  */
 import { parseDuration } from './duration.js';
+import { redactUrl } from '../sinks/redact.js';
 
 export interface TlsConfig {
   caFile: string;
@@ -68,7 +69,10 @@ export interface Config {
     url: string;
     tenant: string;
     format: 'protobuf' | 'json';
-    structuredMetadata: boolean;
+    /** 'auto': send, and fall back to none for a Loki that refuses it (sinks/loki/metadata-policy.ts). */
+    structuredMetadata: boolean | 'auto';
+    /** Give up on a batch Loki keeps answering 429/5xx after this long (counted). 0: never. */
+    retryMaxTimeMs: number;
     batchBytes: number;
     batchWaitMs: number;
     timeoutMs: number;
@@ -170,7 +174,8 @@ export function defaultConfig(): Config {
       url: '',
       tenant: '',
       format: 'protobuf',
-      structuredMetadata: true,
+      structuredMetadata: 'auto',
+      retryMaxTimeMs: 60 * 60_000,
       batchBytes: 1 * MiB,
       batchWaitMs: 1000,
       timeoutMs: 10_000,
@@ -239,15 +244,16 @@ export const FIELDS: readonly FieldSpec[] = [
   { key: 'loki.url', path: 'loki.url', kind: { t: 'url' }, flag: '--loki-url', doc: 'Loki base URL (`/loki/api/v1/push` is appended). Empty: no forwarding.' },
   { key: 'loki.tenant', path: 'loki.tenant', kind: { t: 'string' }, doc: '`X-Scope-OrgID` header.' },
   { key: 'loki.format', path: 'loki.format', kind: { t: 'enum', values: ['protobuf', 'json'] }, doc: 'Push encoding: snappy-compressed protobuf (as Loki clients) or JSON.' },
-  { key: 'loki.structured_metadata', path: 'loki.structuredMetadata', kind: { t: 'bool' }, doc: 'Send non-label fields as structured metadata (off for Loki < 2.9 or when disabled there).' },
+  { key: 'loki.structured_metadata', path: 'loki.structuredMetadata', kind: { t: 'enum', values: ['auto', 'true', 'false'] }, doc: 'Send non-label fields as structured metadata. `auto`: yes, and if Loki refuses it (2.9 default, `allow_structured_metadata: false`, schema < v13) push without it from then on; `true`: always (refused lines are dropped, counted); `false`: never.' },
+  { key: 'loki.retry_max_time', path: 'loki.retryMaxTimeMs', kind: { t: 'duration' }, doc: 'How long a batch (or a stream set aside for a per-stream limit) is retried while Loki answers 429 or 5xx before it is dropped (counted). Connection errors and timeouts are retried until Loki answers when a spool is configured. 0: no limit.' },
   { key: 'loki.batch_size', path: 'loki.batchBytes', kind: { t: 'bytes' }, doc: 'Send a batch when it reaches this many bytes of lines.' },
   { key: 'loki.batch_wait', path: 'loki.batchWaitMs', kind: { t: 'duration' }, doc: 'Send a batch at the latest this long after its first line.' },
   { key: 'loki.timeout', path: 'loki.timeoutMs', kind: { t: 'duration' }, doc: 'Push request timeout.' },
   { key: 'loki.min_backoff', path: 'loki.minBackoffMs', kind: { t: 'duration' }, doc: 'First retry delay (jittered, doubling) for 429, 5xx and connection errors.' },
   { key: 'loki.max_backoff', path: 'loki.maxBackoffMs', kind: { t: 'duration' }, doc: 'Longest retry delay.' },
-  { key: 'loki.max_retries', path: 'loki.maxRetries', kind: INT(0, 1000), doc: 'Without a spool: tries before a batch is dropped (counted). With a spool, a batch goes to disk at its first failure and is retried from there until Loki answers.' },
-  { key: 'loki.max_buffer', path: 'loki.maxBufferBytes', kind: { t: 'bytes' }, doc: 'Memory for batches waiting to be sent; beyond it batches go to the spool (or are dropped, counted).' },
-  { key: 'loki.spool_dir', path: 'loki.spoolDir', kind: { t: 'string' }, flag: '--spool-dir', doc: 'Directory for the on-disk spool used while Loki is unreachable. Empty: no spool.' },
+  { key: 'loki.max_retries', path: 'loki.maxRetries', kind: INT(0, 1000), doc: 'Without a spool: tries before a batch is dropped (counted). With a spool every line is in the write-ahead log and is retried from there until Loki answers (see loki.retry_max_time).' },
+  { key: 'loki.max_buffer', path: 'loki.maxBufferBytes', kind: { t: 'bytes' }, doc: 'Memory for batches waiting to be sent; beyond it they are dropped from memory and re-read from the spool later (without a spool: dropped, counted).' },
+  { key: 'loki.spool_dir', path: 'loki.spoolDir', kind: { t: 'string' }, flag: '--spool-dir', doc: 'Directory of the write-ahead log every forwarded line is written to before it is batched (kill -9 loses nothing read; a restart resends at most the batch in flight). Empty: no spool (memory only).' },
   { key: 'loki.spool_max_size', path: 'loki.spoolMaxBytes', kind: { t: 'bytes' }, doc: 'Spool size bound; the oldest segments are dropped (counted) when full.' },
   ...authFields('loki', 'loki', 'Loki'),
   { key: 'state.file', path: 'state.file', kind: { t: 'string' }, flag: '--state-file', doc: 'Snapshot of windows and alert state, restored at start. Empty: none.' },
@@ -329,6 +335,8 @@ export function coerce(spec: FieldSpec, raw: unknown): unknown {
       }
     }
     case 'enum':
+      // A true/false choice among the values (loki.structured_metadata) keeps its boolean type.
+      if ((raw === true || raw === false || raw === 'true' || raw === 'false') && k.values.includes(String(raw))) return raw === true || raw === 'true';
       return typeof raw === 'string' && k.values.includes(raw) ? raw : fail(`expected one of ${k.values.join(', ')}`);
     case 'strings':
     case 'urls': {
@@ -359,10 +367,8 @@ function checkUrl(u: string, key: string): void {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(key, `expected an http(s) URL, got "${redactUrl(u)}"`);
 }
 
-/** Hide user:password in a URL before printing it anywhere. */
-export function redactUrl(u: string): string {
-  return u.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1<redacted>@');
-}
+/** Hide user:password in a URL before printing it anywhere (every form: see sinks/redact.ts). */
+export { redactUrl };
 
 export function parseHostPort(s: string, key = 'listen'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s);

@@ -19,6 +19,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { lokiPush, type LokiLimits, type LokiState } from './loki-validation.js';
+
+export type { LokiLimits } from './loki-validation.js';
 
 export interface ReceivedEntry {
   /** Stream labels in Prometheus text form, names sorted: `{host="…", job="…"}`. */
@@ -60,6 +63,13 @@ export type LokiReceiverMode =
   | { kind: 'slow'; delayMs: number; store?: boolean }
   /** Accept the connection, then destroy it without an answer. */
   | { kind: 'reset' }
+  /**
+   * Validate and store as Loki 3.x does with these limits, answering with
+   * Loki's own status codes and texts (see lokiPush below).
+   */
+  | { kind: 'loki'; limits: LokiLimits }
+  /** Accept the request, never answer (a hanging Loki); nothing stored. */
+  | { kind: 'hang' }
   /** Not listening: connections are refused. Only for setMode, not script. */
   | { kind: 'down' };
 
@@ -96,6 +106,7 @@ export async function startLokiReceiver(opts: LokiReceiverOptions = {}): Promise
   let mode: LokiReceiverMode = opts.mode ?? { kind: 'accept' };
   const scripted: Exclude<LokiReceiverMode, { kind: 'down' }>[] = [];
   const entries: ReceivedEntry[] = [];
+  const lokiState: LokiState = { newest: new Map(), streams: new Set() };
   const requests: ReceivedRequest[] = [];
   const stats = { requests: 0, lines: 0, bodyBytes: 0, decodeErrors: 0 };
   const pushPath = `${opts.pathPrefix ?? ''}/loki/api/v1/push`;
@@ -182,6 +193,17 @@ export async function startLokiReceiver(opts: LokiReceiverOptions = {}): Promise
           res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end(lokiRejection(rejectedByStream, decoded, tenant, m.reason));
           return;
         }
+        case 'loki': {
+          const r = lokiPush(decoded, m.limits, lokiState, tenant ?? 'fake');
+          for (const e of r.stored) entries.push(e);
+          record(r.status, decoded.length);
+          if (r.status === 204) res.writeHead(204).end();
+          else res.writeHead(r.status, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${r.body}\n`);
+          return;
+        }
+        case 'hang':
+          record(0, decoded.length);
+          return; // never answered; the client times out
         case 'slow': {
           if (m.store !== false) for (const e of decoded) entries.push(e);
           const t = setTimeout(() => {

@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
@@ -49,7 +50,7 @@ describe('loki pusher under faults', () => {
     expect(await metricValue(registry, 'requests_total', { code: '429' })).toBe(1);
   });
 
-  it('does not retry a 400; counts only the entries Loki says it ignored', async () => {
+  it('does not retry a 400; counts only the entries Loki says it ignored, by reason', async () => {
     rx = await startLokiReceiver({ mode: { kind: 'reject', keep: (e) => !e.line.endsWith('0') } });
     const { pusher, registry, ready } = startPusher(lokiTestConfig(rx.url, { batchWaitMs: 50 }));
     await ready;
@@ -59,7 +60,9 @@ describe('loki pusher under faults', () => {
     await new Promise((r) => setTimeout(r, 300)); // would-be retries have time to show up
     expect(rx.requests.map((r) => r.status)).toEqual([400]);
     expect(rx.entries).toHaveLength(90); // Loki kept the valid ones
-    expect(await metricValue(registry, 'dropped_lines_total', { reason: 'rejected' })).toBe(10);
+    // The receiver answers as Loki's ingester does for entries too far behind: counted as out_of_order.
+    expect(await metricValue(registry, 'dropped_lines_total', { reason: 'out_of_order' })).toBe(10);
+    expect(await metricValue(registry, 'dropped_lines_total')).toBe(10);
     expect(await metricValue(registry, 'lines_sent_total')).toBe(90);
     expect(await metricValue(registry, 'retries_total')).toBe(0);
     // The sender carries on with the next batch.
@@ -116,19 +119,20 @@ describe('loki pusher under faults', () => {
     await ready;
     const events = makeEvents(1500);
     await feed(pusher, events.slice(0, 1000));
-    // Retries exhausted: the backlog is on disk.
-    await eventually(async () => expect(await metricValue(registry, 'spool_bytes')).toBeGreaterThan(0));
+    // Every line is in the write-ahead log, unacknowledged.
+    await eventually(async () => expect(await metricValue(registry, 'spool_pending_bytes')).toBeGreaterThan(0));
     expect((await readdir(dir)).length).toBeGreaterThan(0);
     await rx.setMode({ kind: 'accept' });
     await feed(pusher, events.slice(1000));
     await rx.waitForLines(1500, 15_000);
     expectDeliveredOnce(events, rx.entries);
-    await eventually(async () => expect(await metricValue(registry, 'spool_segments')).toBe(0));
-    await eventually(async () => expect(await readdir(dir!)).toEqual([]));
+    // All acknowledged: only the segment being written remains, and the acknowledged position.
+    await eventually(async () => expect(await metricValue(registry, 'spool_pending_bytes')).toBe(0));
+    await eventually(async () => expect(await readdir(dir!)).toEqual([expect.stringMatching(/^\d{20}\.wal$/), 'ack']));
     expect(await metricValue(registry, 'dropped_lines_total')).toBe(0);
   });
 
-  it('spools the memory backlog once it exceeds max_buffer, before retries run out', async () => {
+  it('leaves the backlog in the log once memory exceeds max_buffer, and reads it back from there', async () => {
     rx = await startLokiReceiver({ mode: { kind: 'status', status: 503 } });
     dir = await mkdtemp(join(tmpdir(), 'loki-spool-'));
     const { pusher, registry, ready } = startPusher(
@@ -137,7 +141,7 @@ describe('loki pusher under faults', () => {
     await ready;
     const events = makeEvents(400);
     await feed(pusher, events, 40, 5);
-    await eventually(async () => expect(await metricValue(registry, 'spool_bytes')).toBeGreaterThan(0));
+    await eventually(async () => expect(await metricValue(registry, 'spool_pending_bytes')).toBeGreaterThan(0));
     expect(await metricValue(registry, 'buffer_bytes')).toBeLessThanOrEqual(4096 + 2048 * 2);
     await rx.setMode({ kind: 'accept' });
     await rx.waitForLines(400, 15_000);
@@ -159,6 +163,34 @@ describe('loki pusher under faults', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(rx.entries).toHaveLength(500 - dropped);
     expectStreamOrder(rx.entries);
+  });
+
+  it('with a spool, gives up on a batch Loki answers 503 for longer than retry_max_time (counted), then carries on', async () => {
+    rx = await startLokiReceiver({ mode: { kind: 'status', status: 503 } });
+    dir = await mkdtemp(join(tmpdir(), 'loki-spool-'));
+    const { pusher, registry, ready } = startPusher(lokiTestConfig(rx.url, { spoolDir: dir, retryMaxTimeMs: 300, minBackoffMs: 20, maxBackoffMs: 50, batchWaitMs: 10 }));
+    await ready;
+    for (const ev of makeEvents(30)) pusher.handle(ev);
+    await eventually(async () => expect(await metricValue(registry, 'dropped_lines_total', { reason: 'retries_exhausted' })).toBe(30), 3000);
+    expect(rx.requests.length).toBeGreaterThan(3); // retried meanwhile
+    await rx.setMode({ kind: 'accept' });
+    for (const ev of makeEvents(5, { tag: 'next' })) pusher.handle(ev);
+    await rx.waitForLines(5);
+    await eventually(async () => expect(await metricValue(registry, 'spool_pending_bytes')).toBe(0));
+  });
+
+  it('with a spool, retries a connection failure past retry_max_time: an outage loses nothing', async () => {
+    rx = await startLokiReceiver({ mode: { kind: 'down' } });
+    dir = await mkdtemp(join(tmpdir(), 'loki-spool-'));
+    const { pusher, registry, ready } = startPusher(lokiTestConfig(rx.url, { spoolDir: dir, retryMaxTimeMs: 100, minBackoffMs: 20, maxBackoffMs: 50, batchWaitMs: 10 }));
+    await ready;
+    const events = makeEvents(30);
+    for (const ev of events) pusher.handle(ev);
+    await new Promise((r) => setTimeout(r, 400));
+    await rx.setMode({ kind: 'accept' });
+    await rx.waitForLines(30);
+    expectDeliveredOnce(events, rx.entries);
+    expect(await metricValue(registry, 'dropped_lines_total')).toBe(0);
   });
 
   it('without a spool, drops a batch after max_retries and counts it', async () => {
@@ -215,7 +247,8 @@ describe('loki pusher under faults', () => {
     await rx.waitForLines(700, 10_000);
     expectDeliveredOnce(events, rx.entries);
     await second.pusher.stop();
-    expect(await readdir(dir)).toEqual([]);
+    expect(await metricValue(second.registry, 'spool_pending_bytes')).toBe(0);
+    expect(await readdir(dir)).toEqual([expect.stringMatching(/^\d{20}\.wal$/), 'ack']);
   });
 
   it('stops within its bound while a push hangs; the unconfirmed batch is spooled and replayed', async () => {
@@ -246,5 +279,38 @@ describe('loki pusher under faults', () => {
     await rx.waitFor(() => rx!.stats.requests >= 1);
     await pusher.stop({ timeoutMs: 200 });
     expect(await metricValue(registry, 'dropped_lines_total', { reason: 'shutdown' })).toBe(40);
+  });
+});
+
+describe('loki pusher logs', () => {
+  it('never logs credentials a Loki (or a proxy) echoes back in an error body, and logs a repeated refusal once per interval', async () => {
+    const rx = await startLokiReceiver({
+      mode: {
+        kind: 'status',
+        status: 403,
+        body: 'forbidden. request was: POST /loki/api/v1/push\nAuthorization: Basic dXNlcjpodW50ZXIy\nupstream http://user:hunter2@gw:3100/?token=abc123',
+      },
+    });
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(s) });
+    const registry = new Registry();
+    const pusher = new LokiPusher(lokiTestConfig(rx.url.replace('http://', 'http://user:hunter2@'), { batchWaitMs: 10 }), { registry, logger });
+    try {
+      await pusher.start();
+      for (let k = 0; k < 3; k++) {
+        for (const ev of makeEvents(5, { tag: `k${k}` })) pusher.handle(ev);
+        await rx.waitFor(() => rx.requests.length >= k + 1);
+      }
+      await eventually(async () => expect(await metricValue(registry, 'dropped_lines_total', { reason: 'rejected' })).toBe(15));
+      expect(rx.requests[0]!.authorization).toBe(`Basic ${Buffer.from('user:hunter2').toString('base64')}`);
+    } finally {
+      await pusher.stop({ timeoutMs: 200 });
+      await rx.close();
+    }
+    const text = lines.join('');
+    expect(text).toContain('forbidden');
+    for (const secret of ['hunter2', 'dXNlcjpodW50ZXIy', 'abc123']) expect(text).not.toContain(secret);
+    // Three refusals, one warning: the others are folded into the next one a minute later.
+    expect(lines.filter((l) => l.includes('refused part of a push'))).toHaveLength(1);
   });
 });

@@ -1,85 +1,65 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Backoff } from '../../src/sinks/backoff.js';
-import type { EncodedBatch } from '../../src/sinks/loki/encode.js';
-import { BatchQueue } from '../../src/sinks/loki/queue.js';
-import { Spool } from '../../src/sinks/loki/spool.js';
-import { rejectedLines } from '../../src/sinks/loki/transport.js';
+import { OpenBatch } from '../../src/sinks/loki/batch.js';
+import { BatchQueue, type QueuedBatch } from '../../src/sinks/loki/queue.js';
 
-const logger = pino({ level: 'silent' });
-const batch = (i: number, size = 100): EncodedBatch => ({ format: 'protobuf', body: Buffer.alloc(size, i), lines: 1 });
-const idOf = (b: EncodedBatch): number => b.body[0]!;
+const batch = (i: number, size = 100): QueuedBatch => ({
+  format: 'protobuf',
+  body: Buffer.alloc(size, i),
+  lines: 1,
+  source: new OpenBatch(),
+  walEnd: undefined,
+  aside: false,
+  resends: 0,
+});
+const idOf = (b: QueuedBatch): number => b.body[0]!;
+
+function drain(q: BatchQueue): number[] {
+  const ids: number[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const b = q.head();
+    if (b === undefined) break;
+    ids.push(idOf(b));
+    q.ack(b);
+  }
+  return ids;
+}
 
 describe('loki batch queue', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'loki-queue-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  async function drain(q: BatchQueue): Promise<number[]> {
-    const ids: number[] = [];
-    for (let i = 0; i < 1000; i++) {
-      const b = await q.head();
-      if (b === undefined) break;
-      ids.push(idOf(b));
-      q.ack(b);
-    }
-    return ids;
-  }
-
-  it('keeps order when the backlog moves to the spool while the head is in flight', async () => {
-    const spool = new Spool({ dir, maxBytes: 1 << 20, logger, onDrop: () => {}, onCorrupt: () => {} });
-    await spool.open();
-    const q = new BatchQueue({ maxMemoryBytes: 1 << 20, onDrop: () => {}, onPush: () => {} });
-    q.attachSpool(spool);
+  it('is a FIFO that reports overflow past its bound', () => {
+    let overflows = 0;
+    const q = new BatchQueue({ maxMemoryBytes: 250, onOverflow: () => overflows++, onPush: () => {} });
     q.push(batch(1));
     q.push(batch(2));
-    const inflight = (await q.head())!;
-    expect(idOf(inflight)).toBe(1);
-    q.spill(); // Loki unreachable
-    expect(q.spooling).toBe(true);
-    expect(q.memoryLength).toBe(0);
-    q.push(batch(3)); // spooled behind the others
-    q.ack(inflight); // the send that was in flight succeeded after all
-    expect(await drain(q)).toEqual([2, 3]);
-    await spool.flush();
-    expect(q.spooling).toBe(false); // drained: back to memory
-    q.push(batch(4));
-    expect(q.memoryLength).toBe(1);
-    expect(await drain(q)).toEqual([4]);
-    await spool.close();
-    expect(await readdir(dir)).toEqual([]);
-  });
-
-  it('spools the whole backlog when memory is full, older spool content first', async () => {
-    const spool = new Spool({ dir, maxBytes: 1 << 20, logger, onDrop: () => {}, onCorrupt: () => {} });
-    await spool.open();
-    spool.append(batch(1)); // left by a previous run
-    const q = new BatchQueue({ maxMemoryBytes: 250, onDrop: () => {}, onPush: () => {} });
-    q.push(batch(2)); // handed in before start
-    q.attachSpool(spool);
-    for (let i = 3; i <= 6; i++) q.push(batch(i));
+    expect(overflows).toBe(0);
+    q.push(batch(3));
+    expect(overflows).toBe(1);
+    expect(q.memoryBytes).toBe(300);
+    expect(drain(q)).toEqual([1, 2, 3]);
     expect(q.memoryBytes).toBe(0);
-    expect(await drain(q)).toEqual([1, 2, 3, 4, 5, 6]);
-    await spool.close();
   });
 
-  it('without a spool drops the oldest (never the batch in flight) and counts the lines', async () => {
-    const dropped: number[] = [];
-    const q = new BatchQueue({ maxMemoryBytes: 350, onDrop: (lines) => dropped.push(lines), onPush: () => {} });
+  it('drops the oldest on request, never the batch in flight, keeping order', () => {
+    const q = new BatchQueue({ maxMemoryBytes: 1 << 20, onOverflow: () => {}, onPush: () => {} });
     q.push(batch(1));
-    const inflight = (await q.head())!;
+    const inflight = q.head()!;
     for (let i = 2; i <= 6; i++) q.push(batch(i));
-    expect(q.memoryBytes).toBeLessThanOrEqual(350);
-    expect(dropped.reduce((a, b) => a + b, 0)).toBe(3);
+    const removed = q.dropOldest(300);
+    expect(removed.map(idOf)).toEqual([2, 3, 4]);
+    expect(q.memoryBytes).toBe(300);
     q.ack(inflight);
-    expect(await drain(q)).toEqual([5, 6]);
+    expect(drain(q)).toEqual([5, 6]);
+  });
+
+  it('dropOldest(0) leaves only the batch in flight', () => {
+    const q = new BatchQueue({ maxMemoryBytes: 1 << 20, onOverflow: () => {}, onPush: () => {} });
+    q.push(batch(1));
+    q.push(batch(2));
+    const inflight = q.head()!;
+    expect(q.dropOldest(0).map(idOf)).toEqual([2]);
+    expect(q.length).toBe(1);
+    q.ack(inflight);
+    expect(q.length).toBe(0);
   });
 });
 
@@ -95,17 +75,5 @@ describe('loki backoff', () => {
     expect(d[4]).toBe(5000);
     low.reset();
     expect(low.next()).toBe(500);
-  });
-});
-
-describe('rejectedLines', () => {
-  it('sums Loki\'s per-stream "total ignored" counts, else counts the whole batch', () => {
-    const body =
-      "entry with timestamp 2026-02-27 03:14:07 +0000 UTC ignored, reason: 'entry too far behind',\n" +
-      "user 'fake', total ignored: 3 out of 10 for stream: {job=\"a\"}\n" +
-      "user 'fake', total ignored: 2 out of 4 for stream: {job=\"b\"}";
-    expect(rejectedLines(body, 14)).toBe(5);
-    expect(rejectedLines('invalid labels', 14)).toBe(14);
-    expect(rejectedLines("total ignored: 99 out of 99", 14)).toBe(14);
   });
 });

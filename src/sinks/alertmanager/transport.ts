@@ -9,6 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Config } from '../../config/schema.js';
 import { ConfigError } from '../../config/schema.js';
+import { responseExcerpt } from '../redact.js';
 
 type AmConfig = Config['alertmanager'];
 
@@ -175,7 +176,8 @@ export class HttpTransport {
           if (text.length < MAX_ERROR_BODY) text += chunk;
         });
         const finish = (): void => {
-          const error = `HTTP ${status}${text !== '' ? `: ${text.slice(0, MAX_ERROR_BODY).trim()}` : ''}`;
+          // Scrubbed: a proxy or a misconfigured Alertmanager may echo our Authorization header back.
+          const error = `HTTP ${status}${text !== '' ? `: ${responseExcerpt(text, MAX_ERROR_BODY)}` : ''}`;
           // 4xx means this batch will never be accepted as is (bad request, auth,
           // wrong path); retrying would block the queue. 408/429 are transient.
           const reject = status >= 400 && status < 500 && status !== 408 && status !== 429;

@@ -4,6 +4,7 @@
  * array slot) until the batch is sealed and encoded.
  */
 import type { LabelSet, LogEvent } from '../../log-event.js';
+import type { WalPos } from './wal.js';
 
 export interface StreamEvents {
   readonly stream: LabelSet;
@@ -19,7 +20,10 @@ export class OpenBatch {
   /** Approximate payload size: line and metadata characters plus framing. Drives `batchBytes`. */
   bytes = 0;
 
-  constructor(private readonly withMetadata: boolean) {}
+  /** The write-ahead log position after the last event added (with a log). */
+  walEnd: WalPos | undefined;
+
+  constructor(private readonly withMetadata: boolean = true) {}
 
   add(ev: LogEvent): void {
     const key = ev.stream.key;

@@ -11,6 +11,7 @@ import { eventTimeNsString } from '../../log-event.js';
 import type { OpenBatch } from './batch.js';
 import { encodePushRequest } from './logproto.js';
 import { lokiMetadata } from './metadata-name.js';
+import { MetadataPolicy } from './metadata-policy.js';
 
 // snappyjs ships no types; this is the part of its API we use.
 const snappy = createRequire(import.meta.url)('snappyjs') as { compress(input: Buffer): Buffer };
@@ -34,7 +35,7 @@ export const CONTENT_ENCODING: Readonly<Record<BodyFormat, string | undefined>> 
   json: 'gzip',
 };
 
-export async function encodeBatch(batch: OpenBatch, format: BodyFormat, withMetadata: boolean): Promise<EncodedBatch> {
+export async function encodeBatch(batch: OpenBatch, format: BodyFormat, withMetadata: boolean | MetadataPolicy): Promise<EncodedBatch> {
   const body =
     format === 'protobuf'
       ? snappy.compress(encodePushRequest(batch, withMetadata))
@@ -43,13 +44,13 @@ export async function encodeBatch(batch: OpenBatch, format: BodyFormat, withMeta
 }
 
 /** Uncompressed JSON push body: `{"streams":[{"stream":{…},"values":[["<ns>","<line>",{…}]]}]}`. */
-export function encodeJsonPush(batch: OpenBatch, withMetadata: boolean): Buffer {
+export function encodeJsonPush(batch: OpenBatch, withMetadata: boolean | MetadataPolicy): Buffer {
   const streams: { stream: Readonly<Record<string, string>>; values: unknown[][] }[] = [];
   for (const s of batch.streams.values()) {
     const values: unknown[][] = new Array(s.events.length);
     for (let i = 0; i < s.events.length; i++) {
       const ev = s.events[i]!;
-      const md = withMetadata ? ev.metadata : undefined;
+      const md = withMetadata instanceof MetadataPolicy ? pairsObject(withMetadata.pairs(ev.metadata)) : withMetadata ? ev.metadata : undefined;
       values[i] =
         md !== undefined && hasKeys(md) ? [eventTimeNsString(ev), ev.line, lokiMetadata(md)] : [eventTimeNsString(ev), ev.line];
     }
@@ -61,4 +62,11 @@ export function encodeJsonPush(batch: OpenBatch, withMetadata: boolean): Buffer 
 function hasKeys(o: object): boolean {
   for (const _ in o) return true;
   return false;
+}
+
+function pairsObject(pairs: { name: string; value: string }[] | undefined): Record<string, string> | undefined {
+  if (pairs === undefined) return undefined;
+  const o: Record<string, string> = {};
+  for (const p of pairs) o[p.name] = p.value;
+  return o;
 }

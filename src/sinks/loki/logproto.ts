@@ -11,6 +11,7 @@ import protobuf from 'protobufjs/light.js';
 import type { LogEvent } from '../../log-event.js';
 import type { OpenBatch } from './batch.js';
 import { lokiMetadataName } from './metadata-name.js';
+import { MetadataPolicy } from './metadata-policy.js';
 
 const root = protobuf.Root.fromJSON({
   nested: {
@@ -61,7 +62,7 @@ export interface LabelPairMessage {
 }
 
 /** Uncompressed PushRequest bytes for `batch`, encoded by protobufjs from the schema above. */
-export function encodePushRequest(batch: OpenBatch, withMetadata: boolean): Buffer {
+export function encodePushRequest(batch: OpenBatch, withMetadata: boolean | MetadataPolicy): Buffer {
   const streams: StreamMessage[] = [];
   for (const s of batch.streams.values()) {
     const entries: EntryMessage[] = new Array(s.events.length);
@@ -73,7 +74,7 @@ export function encodePushRequest(batch: OpenBatch, withMetadata: boolean): Buff
         // Zero scalars left unset, as proto3 encoders (Go's included) leave them out.
         timestamp: { seconds: seconds !== 0 ? seconds : undefined, nanos: nanos !== 0 ? nanos : undefined },
         line: ev.line,
-        structuredMetadata: withMetadata ? metadataPairs(ev) : undefined,
+        structuredMetadata: withMetadata instanceof MetadataPolicy ? withMetadata.pairs(ev.metadata) : withMetadata ? metadataPairs(ev) : undefined,
       };
     }
     streams.push({ labels: s.stream.key, entries });

@@ -6,8 +6,14 @@ const P = `${METRIC_PREFIX}loki_`;
 
 /** Why lines never reached Loki. */
 export type DropReason =
-  | 'rejected' // Loki answered 4xx (other than 429): not retryable
-  | 'retries_exhausted' // no spool and every try failed
+  | 'rejected' // Loki answered 4xx (other than 429) for a cause not listed below
+  | 'too_old' // older than Loki's reject_old_samples_max_age
+  | 'too_new' // beyond Loki's creation_grace_period
+  | 'line_too_long' // over Loki's max_line_size
+  | 'out_of_order' // Loki's ingester: too far behind the stream's newest entry
+  | 'metadata_disallowed' // loki.structured_metadata: true and Loki refuses metadata
+  | 'stream_limited' // a stream Loki kept refusing for a per-stream limit past loki.retry_max_time
+  | 'retries_exhausted' // 429/5xx past loki.retry_max_time, or no spool and max_retries failures
   | 'buffer_full' // no spool and the in-memory backlog hit loki.max_buffer
   | 'spool_full' // the oldest spool segment was dropped for space
   | 'spool_error' // the spool could not write
@@ -16,6 +22,12 @@ export type DropReason =
 
 const DROP_REASONS: readonly DropReason[] = [
   'rejected',
+  'too_old',
+  'too_new',
+  'line_too_long',
+  'out_of_order',
+  'metadata_disallowed',
+  'stream_limited',
   'retries_exhausted',
   'buffer_full',
   'spool_full',
@@ -24,10 +36,14 @@ const DROP_REASONS: readonly DropReason[] = [
   'shutdown',
 ];
 
+/** Why lines were sent again (none of these is a loss). */
+export type ResendReason = 'metadata_disallowed' | 'metadata_too_large' | 'stream_limited';
+
 export interface LokiGaugeSources {
   bufferBytes(): number;
   spoolBytes(): number;
   spoolSegments(): number;
+  spoolPendingBytes(): number;
 }
 
 export class LokiMetrics {
@@ -40,6 +56,9 @@ export class LokiMetrics {
   readonly pushDuration: Histogram;
   readonly lastSuccess: Gauge;
   readonly spoolCorrupt: Counter;
+  readonly resent: Counter<'reason'>;
+  readonly metadataTrimmed: Counter;
+  readonly metadataSending: Gauge;
 
   constructor(registry: Registry, sources: LokiGaugeSources) {
     const registers = [registry];
@@ -69,7 +88,24 @@ export class LokiMetrics {
     this.lastSuccess = new Gauge({ name: `${P}last_success_timestamp_seconds`, help: 'Unix time of the last accepted push.', registers });
     this.spoolCorrupt = new Counter({
       name: `${P}spool_corrupt_total`,
-      help: 'Torn or corrupt spool regions skipped on replay (the rest of that segment is lost).',
+      help: 'Torn or corrupt write-ahead log regions skipped on replay (the rest of that segment is lost).',
+      registers,
+    });
+    this.resent = new Counter({
+      name: `${P}resent_lines_total`,
+      help: 'Lines Loki refused in part of a push and that were sent again, fixed: without structured metadata, with it trimmed, or after a per-stream limit.',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const r of ['metadata_disallowed', 'metadata_too_large', 'stream_limited'] as const) this.resent.labels(r).inc(0);
+    this.metadataTrimmed = new Counter({
+      name: `${P}metadata_trimmed_lines_total`,
+      help: "Lines whose structured metadata was cut to Loki's reported max_structured_metadata_size / _entries_count.",
+      registers,
+    });
+    this.metadataSending = new Gauge({
+      name: `${P}structured_metadata_enabled`,
+      help: '1 while structured metadata is sent; 0 when off by config or after Loki refused it (loki.structured_metadata: auto).',
       registers,
     });
     new Gauge({
@@ -82,15 +118,23 @@ export class LokiMetrics {
     });
     new Gauge({
       name: `${P}spool_bytes`,
-      help: 'Bytes in the on-disk spool.',
+      help: 'Bytes in the write-ahead log (spool) on disk.',
       registers,
       collect() {
         this.set(sources.spoolBytes());
       },
     });
     new Gauge({
+      name: `${P}spool_pending_bytes`,
+      help: 'Write-ahead log bytes Loki has not acknowledged yet (what a restart would send).',
+      registers,
+      collect() {
+        this.set(sources.spoolPendingBytes());
+      },
+    });
+    new Gauge({
       name: `${P}spool_segments`,
-      help: 'Segment files in the on-disk spool.',
+      help: 'Segment files of the write-ahead log (spool).',
       registers,
       collect() {
         this.set(sources.spoolSegments());

@@ -1,24 +1,36 @@
 /**
- * The send queue: one FIFO of encoded batches over two tiers, memory (the
- * normal case) and the disk spool (while Loki is unreachable). At most one
- * tier holds batches at a time: once anything is spooled, every newer batch
- * is spooled behind it until the spool drains, so order is kept across the
- * switch and across restarts.
+ * The in-memory FIFO of encoded batches waiting for the sender. Bounded by
+ * encoded plus source bytes: past the bound the owner decides (with a
+ * write-ahead log the backlog is dropped from memory and re-read from the
+ * log later; without one the oldest batches are dropped, counted). The
+ * batch the sender holds is never dropped from under it.
  */
 import type { EncodedBatch } from './encode.js';
-import type { Spool, SpoolPosition } from './spool.js';
+import type { OpenBatch } from './batch.js';
+import type { WalPos } from './wal.js';
 
-/** A batch handed to the sender; `pos` is set once it lives in the spool (acked by position). */
+/** A batch on its way to Loki. */
 export interface QueuedBatch extends EncodedBatch {
-  pos?: SpoolPosition;
+  /** The events, by stream: what a partial refusal is resent from. */
+  readonly source: OpenBatch;
+  /** Acknowledging this batch acknowledges the write-ahead log up to here (undefined without a log). */
+  readonly walEnd: WalPos | undefined;
+  /** A stream set aside for a per-stream limit: its acknowledgement does not move the log position. */
+  readonly aside: boolean;
+  /** Resends after partial refusals so far (bounded). */
+  readonly resends: number;
 }
 
 export interface BatchQueueOptions {
-  /** Memory for queued batches (encoded bytes); beyond it they are spooled, or without a spool the oldest dropped. */
   maxMemoryBytes: number;
-  onDrop(lines: number, reason: 'buffer_full'): void;
+  /** Memory is over the bound after a push. */
+  onOverflow(): void;
   /** A batch became available (wakes the sender). */
   onPush(): void;
+}
+
+export function batchMemory(b: QueuedBatch): number {
+  return b.body.length + b.source.bytes;
 }
 
 export class BatchQueue {
@@ -26,101 +38,52 @@ export class BatchQueue {
   private mem: (QueuedBatch | undefined)[] = [];
   private memHead = 0;
   private memBytes = 0;
-  private spool: Spool | undefined;
-  /** The batch the sender holds; never dropped from under it. */
+  /** The batch the sender holds (taken with head(), not yet acked). */
   private inflight: QueuedBatch | undefined;
 
   constructor(private readonly opts: BatchQueueOptions) {}
-
-  /** Attach the spool (at start). Anything it holds is older than what memory holds, so memory moves behind it. */
-  attachSpool(spool: Spool): void {
-    this.spool = spool;
-    if (!spool.isEmpty) this.spill();
-  }
 
   get memoryBytes(): number {
     return this.memBytes;
   }
 
-  get memoryLength(): number {
+  get length(): number {
     return this.mem.length - this.memHead;
   }
 
-  /** True while batches live on disk (new ones are appended there too). */
-  get spooling(): boolean {
-    return this.spool !== undefined && !this.spool.isEmpty;
-  }
-
-  get hasSpool(): boolean {
-    return this.spool !== undefined;
-  }
-
-  push(batch: EncodedBatch): void {
-    if (this.spooling) {
-      this.spool!.append(batch);
-    } else {
-      this.mem.push({ format: batch.format, body: batch.body, lines: batch.lines });
-      this.memBytes += batch.body.length;
-      if (this.memBytes > this.opts.maxMemoryBytes) {
-        if (this.spool !== undefined) this.spill();
-        else this.dropOldest();
-      }
-    }
+  push(batch: QueuedBatch): void {
+    this.mem.push(batch);
+    this.memBytes += batchMemory(batch);
+    if (this.memBytes > this.opts.maxMemoryBytes) this.opts.onOverflow();
     this.opts.onPush();
   }
 
-  /** The oldest batch; undefined when there is none to send yet. */
-  async head(): Promise<QueuedBatch | undefined> {
-    let b: QueuedBatch | undefined;
-    if (this.spooling) b = await this.spool!.peek();
-    else b = this.mem[this.memHead];
+  /** The oldest batch (it stays queued until acked); undefined when empty. */
+  head(): QueuedBatch | undefined {
+    const b = this.mem[this.memHead];
     this.inflight = b;
     return b;
   }
 
-  /** `batch` is done with (sent, rejected or given up): remove it wherever it now is. */
+  /** The sender is done with `batch` (sent, refused or given up). */
   ack(batch: QueuedBatch): void {
     if (this.inflight === batch) this.inflight = undefined;
-    if (batch.pos !== undefined) {
-      this.spool?.ack(batch.pos);
-    } else if (this.mem[this.memHead] === batch) {
-      this.shiftMem();
-    }
+    if (this.mem[this.memHead] === batch) this.shift();
   }
 
-  /** Move every memory batch, oldest first, to the spool tail (Loki unreachable, or memory full). */
-  spill(): void {
-    const spool = this.spool;
-    if (spool === undefined) return;
-    for (let i = this.memHead; i < this.mem.length; i++) {
-      const b = this.mem[i]!;
-      // The in-flight batch keeps its identity: the sender acks it by its new position.
-      b.pos = spool.append(b);
-    }
-    this.mem = [];
-    this.memHead = 0;
-    this.memBytes = 0;
-  }
-
-  /** Drop every batch still in memory (shutdown without a spool); returns the lines lost. */
-  clearMemory(): number {
-    let lines = 0;
-    for (let i = this.memHead; i < this.mem.length; i++) lines += this.mem[i]!.lines;
-    this.mem = [];
-    this.memHead = 0;
-    this.memBytes = 0;
-    return lines;
-  }
-
-  private dropOldest(): void {
-    // Never the batch being sent: dropping it would count its lines twice if the send then succeeds.
+  /**
+   * Remove queued batches, oldest first, until memory is within `keepBytes`
+   * (0: all), never the one in flight. Returns the batches removed.
+   */
+  dropOldest(keepBytes: number): QueuedBatch[] {
+    const removed: QueuedBatch[] = [];
     const keep = this.inflight !== undefined && this.mem[this.memHead] === this.inflight;
     let i = keep ? this.memHead + 1 : this.memHead;
-    while (this.memBytes > this.opts.maxMemoryBytes && i < this.mem.length) {
+    while (this.memBytes > keepBytes && i < this.mem.length) {
       const b = this.mem[i]!;
       this.mem[i] = undefined;
-      this.memBytes -= b.body.length;
-      this.opts.onDrop(b.lines, 'buffer_full');
+      this.memBytes -= batchMemory(b);
+      removed.push(b);
       i++;
     }
     if (keep) {
@@ -133,13 +96,14 @@ export class BatchQueue {
       this.memHead = i;
     }
     this.compact();
+    return removed;
   }
 
-  private shiftMem(): void {
+  private shift(): void {
     const b = this.mem[this.memHead]!;
     this.mem[this.memHead] = undefined;
     this.memHead++;
-    this.memBytes -= b.body.length;
+    this.memBytes -= batchMemory(b);
     this.compact();
   }
 

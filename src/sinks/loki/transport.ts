@@ -1,23 +1,25 @@
 /**
  * One push request to Loki over node:http/https with a keep-alive agent
- * (custom CA, client certificate, basic or bearer auth, tenant header), a
- * hard per-request deadline, and the response classified the way Loki's own
- * clients do: 2xx done, 429/5xx/connection errors retry, other codes reject.
+ * (custom CA, client certificate, basic or bearer auth, tenant header) and a
+ * hard per-request deadline. It reports what happened; what to do about an
+ * answer is the sender's business (see loki-errors.ts).
  */
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { Config } from '../../config/schema.js';
-import { redactUrl } from '../../config/schema.js';
+import { redactUrl } from '../redact.js';
 import { CONTENT_ENCODING, CONTENT_TYPE, type EncodedBatch } from './encode.js';
 
 export type PushOutcome =
   | { kind: 'ok'; status: number }
-  | { kind: 'retry'; status: number | undefined; reason: string }
-  | { kind: 'reject'; status: number; body: string };
+  /** No answer: connection refused or reset, timeout, or aborted by stop. */
+  | { kind: 'error'; reason: string }
+  /** Loki answered with a non-2xx status. `body` is raw (scrub before logging); `complete` unless cut at the bound. */
+  | { kind: 'answer'; status: number; body: string; complete: boolean };
 
 /** Keep this much of an error response (Loki's messages list each rejected entry). */
-const MAX_ERROR_BODY_BYTES = 16 * 1024;
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
 const USER_AGENT = 'talos-alert-sidecar';
 
 type LokiConfig = Config['loki'];
@@ -83,7 +85,7 @@ export class LokiTransport {
     }
   }
 
-  /** POST one batch. Never throws; `signal` aborts it (reported as a retry). */
+  /** POST one batch. Never throws; `signal` aborts it (reported as an error). */
   push(batch: EncodedBatch, signal?: AbortSignal): Promise<PushOutcome> {
     return new Promise((resolve) => {
       let settled = false;
@@ -112,16 +114,17 @@ export class LokiTransport {
         }
         const chunks: Buffer[] = [];
         let kept = 0;
+        let complete = true;
         res.on('data', (c: Buffer) => {
           if (kept < MAX_ERROR_BODY_BYTES) {
             chunks.push(c);
             kept += c.length;
-          }
+          } else complete = false;
         });
         const done = (): void => {
-          const body = Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY_BYTES).toString('utf8').trim();
-          if (status === 429 || status >= 500) finish({ kind: 'retry', status, reason: `HTTP ${status}: ${truncate(body, 300)}` });
-          else finish({ kind: 'reject', status, body });
+          const all = Buffer.concat(chunks);
+          if (all.length > MAX_ERROR_BODY_BYTES) complete = false;
+          finish({ kind: 'answer', status, body: all.subarray(0, MAX_ERROR_BODY_BYTES).toString('utf8'), complete });
         };
         res.on('end', done);
         res.on('error', done);
@@ -132,7 +135,7 @@ export class LokiTransport {
       };
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err: NodeJS.ErrnoException) => finish({ kind: 'retry', status: undefined, reason: err.code ?? err.message }));
+      req.on('error', (err: NodeJS.ErrnoException) => finish({ kind: 'error', reason: err.code ?? err.message }));
       req.end(batch.body);
     });
   }
@@ -140,23 +143,4 @@ export class LokiTransport {
   close(): void {
     this.agent?.destroy();
   }
-}
-
-export function truncate(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length - max} more chars)`;
-}
-
-/**
- * How many of a batch's lines a 4xx rejected. Loki stores the valid entries
- * of a push and lists the rest; its ingesters end each stream's list with
- * "total ignored: N out of M". Without that, the whole batch counts.
- */
-export function rejectedLines(body: string, lines: number): number {
-  let sum = 0;
-  let found = false;
-  for (const m of body.matchAll(/total ignored: (\d+) out of \d+/g)) {
-    sum += Number(m[1]);
-    found = true;
-  }
-  return found ? Math.min(sum, lines) : lines;
 }
