@@ -59,7 +59,9 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
   await rules.load(); // a bad rule file at start is fatal
   const notifier = new AlertmanagerNotifier(cfg.alertmanager, cfg.rules, { registry, logger });
   const loki = cfg.loki.url !== '' ? await startLoki(cfg.loki, registry, logger) : undefined;
-  const decoder = new TalosDecoder({ ...cfg.talos, metadata: cfg.loki.url !== '' && cfg.loki.structuredMetadata !== false });
+  // Structured metadata is built for every line: rules read it (label filters, `by`, unwrap) as Loki 3 does,
+  // and the Loki sink decides per its policy whether to send it.
+  const decoder = new TalosDecoder({ ...cfg.talos, metadata: true });
   const pipeline = new IngestPipeline(decoder, bus, logger.child({ component: 'ingest' }), registry);
 
   // Hand-offs: the only places one component calls another at run time.

@@ -43,7 +43,7 @@ export function replayLines(lines: readonly string[], rules: RuleSet, opts: { ho
     staticLabels: {},
     // A capture is history: never clamp its timestamps to the wall clock.
     futureToleranceMs: Number.MAX_SAFE_INTEGER / 2,
-    metadata: false,
+    metadata: true, // rules read structured metadata as Loki 3 does
   });
   const bad: ReplayResult['bad'] = [];
   let rec: TimelineRecorder | undefined;

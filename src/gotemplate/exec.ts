@@ -5,7 +5,7 @@
  */
 import { isTrue, type CallContext, type ParamType } from './funcs.js';
 import { sprint } from './fmt.js';
-import { ALERT_DATA_TYPE, AlertData, GoMap, type GoValue } from './values.js';
+import { ALERT_DATA_TYPE, AlertData, GoMap, GoTime, type GoValue } from './values.js';
 import { commandString, operandString, type Command, type ControlNode, type Node, type Operand, type Pipe } from './node.js';
 
 /** Execution budget: every template here terminates, but nested ranges could take long. */
@@ -36,16 +36,20 @@ export class Exec {
 
   constructor(
     private readonly tmpl: ExecSource,
-    root: AlertData,
+    root: GoValue,
     private readonly ctx: CallContext,
   ) {
-    this.vars = [
-      ['$', root],
-      ['$labels', root.Labels],
-      ['$externalLabels', root.ExternalLabels],
-      ['$externalURL', root.ExternalURL],
-      ['$value', root.Value],
-    ];
+    // Prometheus's alert data brings its variables; other data (LogQL's line_format map) only `$`.
+    this.vars =
+      root instanceof AlertData
+        ? [
+            ['$', root],
+            ['$labels', root.Labels],
+            ['$externalLabels', root.ExternalLabels],
+            ['$externalURL', root.ExternalURL],
+            ['$value', root.Value],
+          ]
+        : [['$', root]];
   }
 
   private error(message: string): never {
@@ -342,6 +346,7 @@ function goTypeOf(v: GoValue): string {
   if (v === null) return 'nil';
   if (v instanceof AlertData) return ALERT_DATA_TYPE;
   if (v instanceof GoMap) return 'map[string]string';
+  if (v instanceof GoTime) return 'time.Time';
   return typeof v === 'string' ? 'string' : typeof v === 'number' ? 'float64' : typeof v === 'bigint' ? 'int' : 'bool';
 }
 

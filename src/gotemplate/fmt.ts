@@ -6,7 +6,7 @@
  * (test rules) output.
  */
 import { canBackquote, formatFloatAbs, isPrint, quoteGo, quoteRuneGo } from './strconv.js';
-import { ALERT_DATA_FIELDS, GoMap, goTypeName, type GoValue } from './values.js';
+import { ALERT_DATA_FIELDS, GoMap, GoTime, goTypeName, type GoValue } from './values.js';
 interface Spec {
   minus: boolean;
   plus: boolean;
@@ -179,6 +179,7 @@ function fmtValue(v: GoValue, verb: string, f: Spec): string | undefined {
     case 'boolean':
       return verb === 'v' || verb === 't' ? pad(v ? 'true' : 'false', f) : undefined;
   }
+  if (v instanceof GoTime) return verb === 'v' || verb === 's' ? pad(goTimeString(v), f) : undefined;
   if (v instanceof GoMap) {
     // fmt applies the verb to every key and element.
     const parts = v.sortedKeys().map((k) => `${fmtOrBad(k, verb, f)}:${fmtOrBad(v.entries[k]!, verb, f)}`);
@@ -346,4 +347,13 @@ export function sprintf(format: string, args: readonly GoValue[]): string {
     out += '%!(EXTRA ' + args.slice(argNum).map((a) => (a === null ? '<nil>' : `${goTypeName(a)}=${fmtOrBad(a, 'v', NO_SPEC)}`)).join(', ') + ')';
   }
   return out;
+}
+
+/** time.Time.String() in UTC: "2006-01-02 15:04:05.999999999 +0000 UTC" (fraction without trailing zeros). */
+export function goTimeString(t: GoTime): string {
+  const d = new Date(t.ms);
+  const p2 = (n: number): string => String(n).padStart(2, '0');
+  const ns = (((t.ms % 1000) + 1000) % 1000) * 1_000_000 + t.nsRem;
+  const frac = ns === 0 ? '' : `.${String(ns).padStart(9, '0').replace(/0+$/, '')}`;
+  return `${d.getUTCFullYear()}-${p2(d.getUTCMonth() + 1)}-${p2(d.getUTCDate())} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}${frac} +0000 UTC`;
 }

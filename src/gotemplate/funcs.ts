@@ -11,6 +11,10 @@ export type ParamType = 'any' | 'string';
 
 export interface CallContext {
   readonly externalURL: string;
+  /** LogQL line_format/label_format: the line (`__line__`) and its time. */
+  readonly logLine?: string;
+  readonly logTimeMs?: number;
+  readonly logTimeNsRem?: number;
 }
 
 export interface FuncDef {

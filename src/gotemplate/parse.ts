@@ -6,6 +6,7 @@
  */
 import { unquoteGoString } from '../lib/go-string.js';
 import { FUNCS } from './func-map.js';
+import type { FuncDef } from './funcs.js';
 import type { GoValue } from './values.js';
 import type { Item } from './lex.js';
 import { operandString, type Command, type Node, type Operand, type Pipe } from './node.js';
@@ -78,13 +79,19 @@ const MAX_NESTING = 200;
 
 export class Parser {
   private i = 0;
-  private vars: string[] = [...PREDEFINED_VARS];
+  private vars: string[];
   private rangeDepth = 0;
 
   constructor(
     private readonly items: Item[],
     private readonly src: string,
-  ) {}
+    /** The function map (LogQL's line_format has its own). */
+    private readonly funcs: ReadonlyMap<string, FuncDef> = FUNCS,
+    /** Predefined variables; `$` is always defined. */
+    vars: readonly string[] = PREDEFINED_VARS,
+  ) {
+    this.vars = ['$', ...vars.filter((v) => v !== '$')];
+  }
 
   private fail(message: string, pos: number, unsupported = false): never {
     throw new TemplateCompileFailure(message, pos, unsupported);
@@ -319,7 +326,7 @@ export class Parser {
     const it = this.nextNonSpace();
     switch (it.t) {
       case 'ident': {
-        const fn = FUNCS.get(it.val);
+        const fn = this.funcs.get(it.val);
         if (fn === undefined) this.fail(`function "${it.val}" not defined`, it.pos);
         if (fn.unsupported !== undefined) this.fail(`function "${it.val}" is not supported: ${fn.unsupported}`, it.pos, true);
         return { t: 'ident', name: it.val, fn, pos: it.pos };

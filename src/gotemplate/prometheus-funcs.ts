@@ -97,7 +97,7 @@ function expand(template: string, m: readonly (string | undefined)[], names: Rea
 const REPLACE_SCAN_BUDGET = 1_000_000;
 
 /** Regexp.ReplaceAllString, with Go's rule that an empty match right after a match is skipped. */
-function replaceAll(re: SubmatchRegex, repl: string, text: string): string {
+export function replaceAll(re: SubmatchRegex, repl: string, text: string): string {
   const names: Record<string, number> = {};
   re.groupNames.forEach((n, i) => {
     // Go's Expand takes the leftmost group of a name.

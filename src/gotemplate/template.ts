@@ -15,7 +15,8 @@
  * Not here: `define`/`template`/`block`, methods, and functions needing a
  * query engine; those fail to compile, flagged `unsupported`.
  */
-import { AlertData, GoMap } from './values.js';
+import { AlertData, GoMap, type GoValue } from './values.js';
+import type { CallContext, FuncDef } from './funcs.js';
 import { Exec, ExecError } from './exec.js';
 import { lex, LexError } from './lex.js';
 import type { Node } from './node.js';
@@ -35,7 +36,16 @@ export interface Template {
   /** True when the text has no actions (render returns it as is). */
   readonly isStatic: boolean;
   render(data: TemplateData): string;
+  /**
+   * Execute with `dot` as the data (and `$`), for templates compiled with
+   * other functions and variables (LogQL's line_format/label_format). Throws
+   * TemplateExecError with Go's "template: name:line:col: …" message.
+   */
+  execute(dot: GoValue, ctx: CallContext): string;
 }
+
+/** An execution error of `execute` (Go's template.ExecError text). */
+export class TemplateExecError extends Error {}
 
 /** A template that does not parse (or uses something this engine does not run). */
 export class TemplateError extends Error {
@@ -54,6 +64,12 @@ export class TemplateError extends Error {
 export interface CompileOptions {
   /** Template name used in execution errors; Prometheus uses `__alert_<alertname>`. */
   name?: string;
+  /** The function map (default: Go builtins + Prometheus's). */
+  funcs?: ReadonlyMap<string, FuncDef>;
+  /** Predefined variables (default: Prometheus's `$labels`, `$value`, …); `$` is always defined. */
+  vars?: readonly string[];
+  /** Characters Go sees before the text on line 1 (Prometheus prepends variable definitions); default Prometheus's. */
+  prefixLength?: number;
 }
 
 const utf8 = new TextEncoder();
@@ -70,6 +86,7 @@ class CompiledTemplate implements Template {
     readonly text: string,
     readonly name: string,
     private readonly root: Node[],
+    private readonly prefixLength = PROMETHEUS_PREFIX_LEN,
   ) {
     this.isStatic = !text.includes('{{');
     this.lineStarts = [0];
@@ -82,7 +99,7 @@ class CompiledTemplate implements Template {
     while (line + 1 < this.lineStarts.length && this.lineStarts[line + 1]! <= pos) line++;
     const start = this.lineStarts[line]!;
     const col = utf8.encode(this.text.slice(start, pos)).length;
-    return { line: line + 1, col: line === 0 ? col + PROMETHEUS_PREFIX_LEN : col };
+    return { line: line + 1, col: line === 0 ? col + this.prefixLength : col };
   }
 
   render(data: TemplateData): string {
@@ -96,6 +113,17 @@ class CompiledTemplate implements Template {
       // Prometheus: it is better to have a broken annotation than no alert.
       const msg = e instanceof ExecError ? e.message : String((e as Error)?.message ?? e);
       return `<error expanding template: error executing template ${this.name}: ${msg}>`;
+    }
+  }
+
+  execute(dot: GoValue, ctx: CallContext): string {
+    if (this.isStatic) return this.text;
+    const exec = new Exec(this, dot, ctx);
+    try {
+      exec.walk(dot, this.root);
+      return exec.out;
+    } catch (e) {
+      throw new TemplateExecError(e instanceof ExecError ? e.message : String((e as Error)?.message ?? e));
     }
   }
 }
@@ -119,10 +147,11 @@ function position(text: string, pos: number): { line: number; column: number } {
  */
 export function compileTemplate(text: string, opts: CompileOptions = {}): Template {
   const name = opts.name ?? '__alert_';
-  if (!text.includes('{{')) return new CompiledTemplate(text, name, text === '' ? [] : [{ t: 'text', text }]);
+  const prefix = opts.prefixLength ?? PROMETHEUS_PREFIX_LEN;
+  if (!text.includes('{{')) return new CompiledTemplate(text, name, text === '' ? [] : [{ t: 'text', text }], prefix);
   try {
-    const root = new Parser(lex(text), text).parse();
-    return new CompiledTemplate(text, name, root);
+    const root = opts.funcs === undefined && opts.vars === undefined ? new Parser(lex(text), text).parse() : new Parser(lex(text), text, opts.funcs, opts.vars).parse();
+    return new CompiledTemplate(text, name, root, prefix);
   } catch (e) {
     if (e instanceof LexError || e instanceof TemplateCompileFailure) {
       const { line, column } = position(text, e.pos);

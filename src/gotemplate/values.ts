@@ -30,7 +30,15 @@ export const ALERT_DATA_FIELDS = ['Labels', 'ExternalLabels', 'ExternalURL', 'Va
  * A Go value: string, float64 (number), int (bigint), bool, map[string]string,
  * the alert data struct, or nil (null).
  */
-export type GoValue = string | number | bigint | boolean | GoMap | AlertData | null;
+export type GoValue = string | number | bigint | boolean | GoMap | AlertData | GoTime | null;
+
+/** Go `time.Time` (LogQL line_format's `__timestamp__`), in UTC: whole ms since the epoch plus the ns remainder. */
+export class GoTime {
+  constructor(
+    readonly ms: number,
+    readonly nsRem: number,
+  ) {}
+}
 
 export function goTypeName(v: GoValue): string {
   if (v === null) return 'nil';
@@ -44,6 +52,7 @@ export function goTypeName(v: GoValue): string {
     case 'boolean':
       return 'bool';
   }
+  if (v instanceof GoTime) return 'time.Time';
   return v instanceof GoMap ? 'map[string]string' : ALERT_DATA_TYPE;
 }
 

@@ -36,18 +36,88 @@ export interface LineFilter {
 
 export interface LogSelector {
   matchers: LabelMatcher[];
-  /** Chained stages: all must pass. */
+  /**
+   * Line filters on the line as received: every line filter written before
+   * the first stage that rewrites the line (line_format, unpack,
+   * decolorize). They commute with parsers and label filters, so they run
+   * first, through the shared literal prefilter. All must pass.
+   */
   filters: LineFilter[];
+  /** The rest of the pipeline, in order (empty for a plain selector with line filters). */
+  stages: PipelineStage[];
   pos: Pos;
 }
 
-export type RangeFn = 'count_over_time' | 'rate' | 'bytes_over_time' | 'bytes_rate' | 'absent_over_time';
+/** `name="expr"` of `| json name="a.b[0]"` and `| logfmt name="key"` (a bare `name` means name="name"). */
+export interface ExtractionExpr {
+  identifier: string;
+  expression: string;
+}
+
+/** Label filter expression (`| a="b" or c > 5`); see logql/stages/label-filter.ts. */
+export type NumCmp = '==' | '!=' | '>' | '>=' | '<' | '<=';
+export type LabelFilterExpr =
+  | { k: 'string'; name: string; op: MatchOp; value: string }
+  | { k: 'number'; name: string; op: NumCmp; value: number }
+  | { k: 'duration'; name: string; op: NumCmp; /** nanoseconds */ value: number }
+  | { k: 'bytes'; name: string; op: NumCmp; value: number }
+  | { k: 'ip'; name: string; op: '=' | '!='; pattern: string }
+  | { k: 'and' | 'or'; left: LabelFilterExpr; right: LabelFilterExpr };
+
+/** `| label_format dst=src` (rename) or `dst="{{template}}"`. */
+export interface LabelFormatItem {
+  dst: string;
+  rename: string | undefined;
+  template: string | undefined;
+}
+
+/** `| drop a, b="x"` / `| keep …`: a name, or a name with a matcher on its value. */
+export interface NamedMatcher {
+  name: string;
+  matcher: LabelMatcher | undefined;
+}
+
+export type PipelineStage =
+  | { k: 'line_filter'; filter: LineFilter }
+  | { k: 'ip_line_filter'; negate: boolean; pattern: string; pos: Pos }
+  /** `|> "<_> error <_>"` / `!>`: pattern line filters, any of `patterns` (none of them for `!>`). */
+  | { k: 'pattern_line_filter'; negate: boolean; patterns: string[]; pos: Pos }
+  | { k: 'json'; exprs: ExtractionExpr[] | undefined; pos: Pos }
+  | { k: 'logfmt'; strict: boolean; keepEmpty: boolean; exprs: ExtractionExpr[] | undefined; pos: Pos }
+  | { k: 'regexp'; pattern: string; pos: Pos }
+  | { k: 'pattern'; pattern: string; pos: Pos }
+  | { k: 'unpack'; pos: Pos }
+  | { k: 'label_filter'; filter: LabelFilterExpr; pos: Pos }
+  | { k: 'line_format'; template: string; pos: Pos }
+  | { k: 'label_format'; items: LabelFormatItem[]; pos: Pos }
+  | { k: 'decolorize'; pos: Pos }
+  | { k: 'drop' | 'keep'; items: NamedMatcher[]; pos: Pos };
+
+export type UnwrapConv = '' | 'duration' | 'duration_seconds' | 'bytes';
+
+/** `| unwrap [conv(]label[)]` and the label filters after it. */
+export interface Unwrap {
+  label: string;
+  conv: UnwrapConv;
+  postFilters: LabelFilterExpr[];
+  pos: Pos;
+}
+
+export type RangeFn =
+  | 'count_over_time' | 'rate' | 'bytes_over_time' | 'bytes_rate' | 'absent_over_time'
+  | 'rate_counter' | 'sum_over_time' | 'avg_over_time' | 'min_over_time' | 'max_over_time'
+  | 'stdvar_over_time' | 'stddev_over_time' | 'quantile_over_time' | 'first_over_time' | 'last_over_time';
 
 export interface RangeAggExpr {
   type: 'range';
   fn: RangeFn;
   selector: LogSelector;
   rangeMs: number;
+  /** quantile_over_time's φ. */
+  param: number | undefined;
+  unwrap: Unwrap | undefined;
+  /** `by`/`without` on the range aggregation itself (only the functions Loki allows). */
+  grouping: Grouping | undefined;
   pos: Pos;
 }
 

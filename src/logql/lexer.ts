@@ -7,8 +7,12 @@
 import { parseDuration } from '../config/duration.js';
 import { LogQLError, type Pos } from './ast.js';
 import { GoStringError, unquoteGoString } from '../lib/go-string.js';
+import { parseHumanBytes } from './stages/units.js';
 
-export type TokenKind = 'ident' | 'number' | 'string' | 'range' | 'duration' | 'op' | 'eof';
+/** Parser flags of `| logfmt` (lex.go parserFlags). */
+const PARSER_FLAGS = new Set(['--strict', '--keep-empty']);
+
+export type TokenKind = 'ident' | 'number' | 'string' | 'range' | 'duration' | 'bytes' | 'flag' | 'op' | 'eof';
 
 export interface Token {
   kind: TokenKind;
@@ -116,6 +120,14 @@ export class Lexer {
         i = j;
         continue;
       }
+      if (c === '-' && s[i + 1] === '-') {
+        const flag = /^--[\p{L}-]*/u.exec(s.slice(i, i + 64))![0];
+        if (PARSER_FLAGS.has(flag)) {
+          this.push('flag', i, i + flag.length, flag);
+          i += flag.length;
+          continue;
+        }
+      }
       const op = OPERATORS.find((o) => s.startsWith(o, i));
       if (op === undefined) this.fail(`unexpected character ${JSON.stringify(String.fromCodePoint(s.codePointAt(i)!))}`, i);
       this.push('op', i, i + op.length, op);
@@ -158,6 +170,15 @@ export class Lexer {
       if (ms !== undefined) {
         this.push('duration', i, end + tail[0].length, text, ms);
         return end + tail[0].length;
+      }
+    }
+    // Then a bytes size (`20MB`, `1.5KiB`), as lex.go tryScanBytes.
+    const btail = /^[0-9.BikKMGTP]+/.exec(s.slice(end, end + 64));
+    if (btail !== null && !/[eE]/.test(m[0])) {
+      const b = parseHumanBytes(m[0] + btail[0]);
+      if (b.ok) {
+        this.push('bytes', i, end + btail[0].length, m[0] + btail[0], b.value);
+        return end + btail[0].length;
       }
     }
     const v = Number(m[0]);

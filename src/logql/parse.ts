@@ -1,6 +1,8 @@
 /**
- * LogQL → AST for the subset the sidecar runs (see ast.ts), following Loki's
- * grammar (pkg/logql/syntax/expr.y) and validation.
+ * LogQL → AST for what the sidecar runs (see ast.ts, docs/logql-support.md),
+ * following Loki's grammar (pkg/logql/syntax/syntax.y) and validation; the
+ * log pipeline (stages, label filters, unwrap) is parse-pipeline.ts. Over
+ * 400 lines: one grammar, one file.
  *
  * Hand-written recursive descent rather than Grafana's lezer grammar: we need
  * precise "expected X" messages with line/column, Go string unescaping, RE2
@@ -19,9 +21,9 @@ import {
   type Expr,
   type Grouping,
   type LabelMatcher,
-  type LineFilter,
-  type LineFilterOp,
   type LogSelector,
+  type PipelineStage,
+  type Unwrap,
   LogQLError,
   type MatchOp,
   type NumberLiteral,
@@ -30,22 +32,49 @@ import {
   type VectorAggOp,
 } from './ast.js';
 import { Lexer, type Token } from './lexer.js';
+import { type TokenCursor, parsePipeline } from './parse-pipeline.js';
+import { compileStages } from './pipeline.js';
+
+/** Stages that rewrite the line: line filters after them see the new line. */
+const LINE_REWRITERS = new Set<PipelineStage['k']>(['line_format', 'unpack', 'decolorize']);
+
+/**
+ * Line filters before the first line-rewriting stage go to `filters` (they
+ * commute with parsers and label filters, so the shared prefilter runs them
+ * first); everything else stays in order in `stages`.
+ */
+function splitPipeline(sel: LogSelector, stages: readonly PipelineStage[]): void {
+  let rewritten = false;
+  for (const st of stages) {
+    if (!rewritten && st.k === 'line_filter') sel.filters.push(st.filter);
+    else sel.stages.push(st);
+    if (LINE_REWRITERS.has(st.k)) rewritten = true;
+  }
+}
 import { Re2SyntaxError, checkRe2, compileLabelRegex } from '../re2/re2.js';
 
 /** Loki's maxInputSize. */
 const MAX_INPUT = 5120;
 
-const RANGE_FNS = new Set<RangeFn>(['count_over_time', 'rate', 'bytes_over_time', 'bytes_rate', 'absent_over_time']);
-const UNWRAP_RANGE_FNS = new Set([
+const RANGE_FNS = new Set<RangeFn>([
+  'count_over_time', 'rate', 'bytes_over_time', 'bytes_rate', 'absent_over_time',
   'rate_counter', 'avg_over_time', 'sum_over_time', 'min_over_time', 'max_over_time', 'stdvar_over_time',
   'stddev_over_time', 'quantile_over_time', 'first_over_time', 'last_over_time',
 ]);
+/** Range functions that may only run over `| unwrap` (syntax/ast.go RangeAggregationExpr.validate). */
+const NEEDS_UNWRAP = new Set<RangeFn>([
+  'rate_counter', 'avg_over_time', 'sum_over_time', 'min_over_time', 'max_over_time', 'stdvar_over_time',
+  'stddev_over_time', 'quantile_over_time', 'first_over_time', 'last_over_time',
+]);
+/** Range functions that refuse `| unwrap`. */
+const NO_UNWRAP = new Set<RangeFn>(['count_over_time', 'bytes_over_time', 'bytes_rate']);
+/** Range functions that take `by`/`without` themselves. */
+const GROUPABLE = new Set<RangeFn>([
+  'avg_over_time', 'stddev_over_time', 'stdvar_over_time', 'quantile_over_time', 'max_over_time', 'min_over_time',
+  'first_over_time', 'last_over_time',
+]);
 const VECTOR_OPS = new Set<VectorAggOp>(['sum', 'count', 'min', 'max', 'avg']);
 const UNSUPPORTED_VECTOR_OPS = new Set(['stddev', 'stdvar', 'topk', 'bottomk']);
-const STAGE_KEYWORDS = new Set([
-  'json', 'logfmt', 'regexp', 'pattern', 'unpack', 'line_format', 'label_format', 'decolorize', 'drop', 'keep', 'unwrap',
-]);
-const LINE_FILTER_OPS = new Set(['|=', '!=', '|~', '!~']);
 
 interface BinInfo {
   op: ArithOp | CompareOp | 'and' | 'or' | 'unless';
@@ -77,6 +106,12 @@ const EMPTY_MATCHER_ERROR =
 
 /** Intermediate results: a metric expression, or a log query (only valid inside a range aggregation). */
 type Node = { k: 'expr'; e: Expr } | { k: 'log'; sel: LogSelector; rangeMs: number | undefined; pos: Pos };
+
+interface LogRange {
+  sel: LogSelector;
+  range: Token | undefined;
+  unwrap: Unwrap | undefined;
+}
 
 /** Errors the lezer oracle may turn into `unsupported` (plain "unexpected token" syntax errors). */
 const SYNTAX_ERRORS = new WeakSet<LogQLError>();
@@ -137,7 +172,7 @@ function fold(op: string, l: number, r: number): number {
   }
 }
 
-class Parser {
+class Parser implements TokenCursor {
   private readonly lx: Lexer;
   private readonly toks: Token[];
   private i = 0;
@@ -147,38 +182,38 @@ class Parser {
     this.toks = this.lx.tokens;
   }
 
-  private peek(k = 0): Token {
+  peek(k = 0): Token {
     return this.toks[Math.min(this.i + k, this.toks.length - 1)]!;
   }
 
-  private next(): Token {
+  next(): Token {
     return this.toks[Math.min(this.i++, this.toks.length - 1)]!;
   }
 
-  private pos(t: Token): Pos {
+  pos(t: Token): Pos {
     return this.lx.pos(t.offset);
   }
 
-  private isOp(t: Token, op: string): boolean {
+  isOp(t: Token, op: string): boolean {
     return t.kind === 'op' && t.value === op;
   }
 
   /** Keywords are case-insensitive in Loki. */
-  private isWord(t: Token, word: string): boolean {
+  isWord(t: Token, word: string): boolean {
     return t.kind === 'ident' && t.value.toLowerCase() === word;
   }
 
-  private fail(message: string, t: Token, unsupported = false): never {
+  fail(message: string, t: Token, unsupported = false): never {
     throw new LogQLError(message, this.pos(t), unsupported);
   }
 
-  private unexpected(t: Token, expected: string): never {
+  unexpected(t: Token, expected: string): never {
     const e = new LogQLError(`syntax error: unexpected ${describe(t)}, expected ${expected}`, this.pos(t), false);
     SYNTAX_ERRORS.add(e);
     throw e;
   }
 
-  private unsupported(what: string, t: Token): never {
+  unsupported(what: string, t: Token): never {
     this.fail(`${what} is not supported`, t, true);
   }
 
@@ -292,9 +327,6 @@ class Parser {
       const after = this.peek(1);
       const callLike = this.isOp(after, '(') || this.isWord(after, 'by') || this.isWord(after, 'without');
       if (RANGE_FNS.has(name as RangeFn) && this.isOp(after, '(')) return { k: 'expr', e: this.parseRangeAgg(name as RangeFn) };
-      if (UNWRAP_RANGE_FNS.has(name) && this.isOp(after, '(')) {
-        this.unsupported(`range aggregation "${name}" (it needs "| unwrap")`, t);
-      }
       if (VECTOR_OPS.has(name as VectorAggOp) && callLike) return { k: 'expr', e: this.parseVectorAgg(name as VectorAggOp) };
       if (UNSUPPORTED_VECTOR_OPS.has(name) && callLike) this.unsupported(`vector aggregation "${name}"`, t);
     }
@@ -304,49 +336,76 @@ class Parser {
   private parseRangeAgg(fn: RangeFn): Expr {
     const fnTok = this.next();
     this.expectOp('(');
-    if (this.peek().kind === 'number' && this.isOp(this.peek(1), ',')) {
+    let param: number | undefined;
+    if (fn === 'quantile_over_time') {
+      const pt = this.peek();
+      let sign = 1;
+      if ((this.isOp(pt, '-') || this.isOp(pt, '+')) && this.peek(1).kind === 'number') {
+        sign = pt.value === '-' ? -1 : 1;
+        this.next();
+      }
+      const p = this.next();
+      // A plain error (not the lezer-oracle path): Loki refuses quantile_over_time without φ.
+      if (p.kind !== 'number') this.fail(`syntax error: unexpected ${p.kind === 'eof' ? 'end of input' : JSON.stringify(p.text)}, expected the quantile (a number) as the first parameter of quantile_over_time`, p);
+      param = sign * p.num;
+      this.expectOp(',', '","');
+    } else if (this.peek().kind === 'number' && this.isOp(this.peek(1), ',')) {
       this.fail(`${fn} takes no parameter`, this.peek());
     }
     const lr = this.parseLogRange();
     this.expectOp(')', '")"');
     const g = this.peek();
-    if (this.isWord(g, 'by') || this.isWord(g, 'without')) this.fail(`grouping not allowed for ${fn} aggregation`, g);
-    return { type: 'range', fn, selector: lr.sel, rangeMs: lr.rangeMs, pos: this.pos(fnTok) };
+    const grouping = this.parseGroupingOpt();
+    if (grouping !== undefined && !GROUPABLE.has(fn)) this.fail(`grouping not allowed for ${fn} aggregation`, g);
+    if (lr.unwrap !== undefined && NO_UNWRAP.has(fn)) this.fail(`invalid aggregation ${fn} with unwrap`, fnTok);
+    if (lr.unwrap === undefined && NEEDS_UNWRAP.has(fn)) this.fail(`invalid aggregation ${fn} without unwrap`, fnTok);
+    return { type: 'range', fn, selector: lr.sel, rangeMs: lr.rangeMs, param, unwrap: lr.unwrap, grouping, pos: this.pos(fnTok) };
   }
 
-  /** A log range: `{..} filters [5m]`, `{..} [5m] filters`, `({..} filters)[5m]`, `({..} filters [5m])`. */
-  private parseLogRange(): { sel: LogSelector; rangeMs: number } {
+  /** A log range: `{..} pipeline [5m]`, `{..} [5m] pipeline`, `({..} pipeline)[5m]`, `({..} pipeline [5m])`. */
+  private parseLogRange(): { sel: LogSelector; rangeMs: number; unwrap: Unwrap | undefined } {
     const lr = this.parseLogRangeInner();
     if (lr.range === undefined) this.unexpected(this.peek(), 'a range like [5m]');
     // Loki takes [0s] (an always-empty window); nothing sensible to run here.
     if (lr.range.num <= 0) this.unsupported('a zero range', lr.range);
-    return { sel: lr.sel, rangeMs: lr.range.num };
+    return { sel: lr.sel, rangeMs: lr.range.num, unwrap: lr.unwrap };
   }
 
-  private parseLogRangeInner(): { sel: LogSelector; range: Token | undefined } {
+  private parseLogRangeInner(): LogRange {
     if (this.isOp(this.peek(), '(')) {
       this.next();
       const inner = this.parseLogRangeInner();
       this.expectOp(')', '")"');
       let range = inner.range;
+      let unwrap = inner.unwrap;
       if (this.peek().kind === 'range') {
         if (range !== undefined) this.unexpected(this.peek(), 'an operator or ")"');
         range = this.next();
         this.checkOffset();
+        // `(selector) [5m] | unwrap x` (syntax.y logRangeExpr with unwrapExpr after RANGE).
+        if (unwrap === undefined && inner.sel.stages.length === 0 && inner.sel.filters.length === 0) {
+          const after = parsePipeline(this);
+          if (after.stages.length > 0) this.unexpected(this.peek(), 'unwrap or ")"');
+          unwrap = after.unwrap;
+        }
       }
-      return { sel: inner.sel, range };
+      return { sel: inner.sel, range, unwrap };
     }
     const sel = this.parseSelector();
-    sel.filters.push(...this.parsePipeline());
+    let p = parsePipeline(this);
     let range: Token | undefined;
     if (this.peek().kind === 'range') {
       range = this.next();
       this.checkOffset();
-      const after = this.parsePipeline();
-      if (after.length > 0 && sel.filters.length > 0) this.fail('line filters may come before or after the range, not both', this.peek());
-      sel.filters.push(...after);
+      const after = parsePipeline(this);
+      if (after.stages.length > 0 || after.unwrap !== undefined) {
+        if (p.stages.length > 0 && after.stages.length > 0) this.fail('a pipeline may come before or after the range, not both', this.peek());
+        if (p.unwrap !== undefined) this.unexpected(this.peek(), 'an operator or ")"');
+        p = { stages: [...p.stages, ...after.stages], unwrap: after.unwrap };
+      }
     }
-    return { sel, range };
+    splitPipeline(sel, p.stages);
+    return { sel, range, unwrap: p.unwrap };
   }
 
   private checkOffset(): void {
@@ -372,7 +431,7 @@ class Parser {
     this.next();
     const pos = this.pos(open);
     if (!matchers.some((m) => !this.matchesEmpty(m))) throw new LogQLError(EMPTY_MATCHER_ERROR, pos, false);
-    return { matchers, filters: [], pos };
+    return { matchers, filters: [], stages: [], pos };
   }
 
   private matchesEmpty(m: LabelMatcher): boolean {
@@ -403,57 +462,12 @@ class Parser {
     return { name: name.value, op, value: v.value, pos: this.pos(name) };
   }
 
-  private checkRegex(t: Token, where: string): void {
+  checkRegex(t: Token, where: string): void {
     try {
       checkRe2(t.value);
     } catch (e) {
       if (e instanceof Re2SyntaxError) this.fail(`invalid regex in ${where}: ${e.message}`, t);
       throw e;
-    }
-  }
-
-  private parsePipeline(): LineFilter[] {
-    const out: LineFilter[] = [];
-    for (;;) {
-      const t = this.peek();
-      if (t.kind !== 'op') return out;
-      if (LINE_FILTER_OPS.has(t.value)) {
-        const v = this.peek(1);
-        if (this.isWord(v, 'ip')) this.unsupported('ip() line filter', v);
-        if (v.kind !== 'string') {
-          if (t.value === '|=' || t.value === '|~') this.unexpected(v, 'a string');
-          return out; // `!=` after a selector that isn't a filter: let the caller report it
-        }
-        this.next();
-        this.next();
-        const values = [v.value];
-        const strings = [v];
-        while (this.isWord(this.peek(), 'or')) {
-          const nv = this.peek(1);
-          if (this.isWord(nv, 'ip')) this.unsupported('ip() line filter', nv);
-          if (nv.kind !== 'string') break;
-          this.next();
-          this.next();
-          values.push(nv.value);
-          strings.push(nv);
-        }
-        const op = t.value as LineFilterOp;
-        if (op === '|~' || op === '!~') for (const s of strings) this.checkRegex(s, 'line filter');
-        out.push({ op, values, pos: this.pos(t) });
-        continue;
-      }
-      if (t.value === '|>' || t.value === '!>') this.unsupported(`pattern line filter "${t.value}"`, t);
-      if (t.value === '|') {
-        const n = this.peek(1);
-        if (n.kind === 'ident') {
-          const w = n.value.toLowerCase();
-          if (STAGE_KEYWORDS.has(w)) this.unsupported(`"| ${w}" pipeline stage`, t);
-          this.unsupported(`label filter "| ${n.value} ..."`, t);
-        }
-        if (this.isOp(n, '(')) this.unsupported('label filter expression', t);
-        this.unexpected(n, 'a pipeline stage after "|"');
-      }
-      return out;
     }
   }
 
@@ -564,9 +578,29 @@ const MAX_NESTING = 256;
 
 export function parseExpr(text: string): Expr {
   try {
-    return new Parser(text).parseTop();
+    const e = new Parser(text).parseTop();
+    validatePipelines(e);
+    return e;
   } catch (e) {
     if (e instanceof LogQLError && SYNTAX_ERRORS.has(e)) throw lezerUnsupported(text, e) ?? e;
     throw e;
+  }
+}
+
+/** Builds every pipeline once so what only fails at construction (templates, patterns, regexes) fails at load. */
+function validatePipelines(e: Expr): void {
+  switch (e.type) {
+    case 'range':
+      compileStages(e.selector.stages);
+      return;
+    case 'vector_agg':
+      validatePipelines(e.inner);
+      return;
+    case 'binary':
+      validatePipelines(e.lhs);
+      validatePipelines(e.rhs);
+      return;
+    default:
+      return;
   }
 }

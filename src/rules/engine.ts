@@ -15,7 +15,8 @@ import type { AlertChange, AlertListener, Alert } from './alert.js';
 import { AlertingRule } from './alerting-rule.js';
 import { RecordingRule } from './recording-rule.js';
 import { RangeSource } from './range-source.js';
-import { evaluateExpr, rangeLeafOf, resultSamples } from './expr-eval.js';
+import { MAX_SAMPLES_PER_SERIES } from './unwrap-window.js';
+import { evaluateExpr, extractorGrouping, rangeLeafOf, resultSamples } from './expr-eval.js';
 import type { RuleDef, RuleGroupDef, RuleSet } from './rule-file.js';
 import { SelectorIndex } from './selector-index.js';
 import { RecordedMetrics } from './recorded-metrics.js';
@@ -101,7 +102,17 @@ export class RuleEngine {
           previous.delete(ruleIdentity(def));
           continue;
         }
-        const source = new RangeSource(rangeLeafOf(def.expr));
+        const source = new RangeSource(rangeLeafOf(def.expr), extractorGrouping(def.expr));
+        source.onSampleCap = (labels) =>
+          this.opts.logger?.warn(
+            { rule: def.name, group: group.name, series: labels, cap: MAX_SAMPLES_PER_SERIES },
+            'unwrap series reached its sample cap; further samples of the series are dropped until the window moves on',
+          );
+        source.onSeriesLimit = () =>
+          this.opts.logger?.warn(
+            { rule: def.name, group: group.name, limit: source.maxSeries },
+            'rule reached its series limit (extracted labels too many); it fails until its range no longer holds refused lines',
+          );
         const opts = { resolvedRetentionMs: this.opts.resolvedRetentionMs, externalLabels: this.opts.externalLabels, externalUrl: this.opts.externalUrl };
         rules.push({
           id,
@@ -139,16 +150,22 @@ export class RuleEngine {
     const n = this.index.match(ev, matched);
     if (n === 0) return;
     let stored = false;
+    let tooOld = false;
     for (let i = 0; i < n; i++) {
       const rule = this.rules[matched[i]!]!;
       rule.matches++;
-      if (!rule.source.add(ev, rule.lastT)) continue;
+      const oldBefore = rule.source.tooOld;
+      if (!rule.source.add(ev, rule.lastT)) {
+        // Not stored: too old, or dropped by the rule's pipeline (label filters …).
+        if (rule.source.tooOld > oldBefore) tooOld = true;
+        continue;
+      }
       stored = true;
       const d = this.dirty.get(rule);
       if (d === undefined) this.dirty.set(rule, { causeMs: ev.receivedMs, maxEventMs: ev.timeMs });
       else if (ev.timeMs > d.maxEventMs) d.maxEventMs = ev.timeMs;
     }
-    if (!stored) this.eventsTooOld++;
+    if (!stored && tooOld) this.eventsTooOld++;
     if (this.dirty.size > 0 && this.opts.autoFlush !== false && !this.flushScheduled) {
       this.flushScheduled = true;
       // A microtask runs as soon as the current socket chunk is processed: one
@@ -205,9 +222,14 @@ export class RuleEngine {
       rule.health = 'ok';
       rule.lastError = '';
     } catch (e) {
+      const message = (e as Error).message;
+      // Logged when the rule starts failing or fails differently: a pipeline error
+      // (e.g. unparsable lines) would otherwise log on every matching line.
+      if (rule.health !== 'err' || rule.lastError !== message) {
+        this.opts.logger?.warn({ rule: rule.def.name, group: rule.group.name, err: message }, 'rule evaluation failed');
+      }
       rule.health = 'err';
-      rule.lastError = (e as Error).message;
-      this.opts.logger?.warn({ rule: rule.def.name, group: rule.group.name, err: rule.lastError }, 'rule evaluation failed');
+      rule.lastError = message;
     }
     rule.lastEvaluationMs = t;
     rule.evaluationSeconds = (performance.now() - started) / 1000;
@@ -316,6 +338,18 @@ export class RuleEngine {
         this.reset();
         for (const r of engine.rules) this.set({ rule_group: r.group.name, rule: r.def.name }, r.source.seriesCount);
       },
+    });
+    new TotalsCounter(registry, {
+      name: `${METRIC_PREFIX}rule_unwrap_samples_dropped_total`,
+      help: `Unwrapped samples refused because their series already held ${MAX_SAMPLES_PER_SERIES} (quantile/stdvar/stddev/rate_counter keep every sample in the range).`,
+      labelNames: ['rule_group', 'rule'],
+      totals: () => engine.rules.map((r) => [{ rule_group: r.group.name, rule: r.def.name }, r.source.samplesDropped] as const),
+    });
+    new TotalsCounter(registry, {
+      name: `${METRIC_PREFIX}rule_series_refused_lines_total`,
+      help: 'Lines a pipeline rule refused because they would open a series past its series limit (the rule fails meanwhile).',
+      labelNames: ['rule_group', 'rule'],
+      totals: () => engine.rules.map((r) => [{ rule_group: r.group.name, rule: r.def.name }, r.source.seriesRefused] as const),
     });
     new TotalsCounter(registry, {
       name: `${METRIC_PREFIX}rule_events_too_old_total`,

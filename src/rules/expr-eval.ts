@@ -3,7 +3,7 @@
  * expression has exactly one range aggregation (binary operations need a
  * scalar side), so a rule owns one RangeSource and the walk is a fold.
  */
-import type { Expr, RangeAggExpr } from '../logql/ast.js';
+import type { Expr, Grouping, RangeAggExpr, RangeFn } from '../logql/ast.js';
 import { LogQLError } from '../logql/ast.js';
 import { aggregate, binary, type Sample, type Value } from './instant-vector.js';
 import type { RangeSource } from './range-source.js';
@@ -33,6 +33,30 @@ export function rangeLeafOf(expr: Expr): RangeAggExpr {
     throw new LogQLError(msg, expr.pos, true);
   }
   return leaves[0]!;
+}
+
+/** Range functions whose samples an enclosing `sum` may group early (syntax/ast.go canInjectVectorGrouping). */
+const PUSHDOWN = new Set<RangeFn>(['bytes_over_time', 'bytes_rate', 'sum_over_time', 'rate', 'count_over_time']);
+
+/**
+ * The grouping Loki injects into the range aggregation's sample extractor:
+ * `sum [by|without (…)] (range_fn(…))` directly around a range aggregation
+ * without its own grouping (VectorAggregationExpr.Extractor). `sum(…)`
+ * without a clause is `by ()`. Only pipelines use it (plain selectors keep
+ * stream series, where it changes nothing).
+ */
+export function extractorGrouping(expr: Expr): Grouping | undefined {
+  switch (expr.type) {
+    case 'vector_agg':
+      if (expr.op === 'sum' && expr.inner.type === 'range' && expr.inner.grouping === undefined && PUSHDOWN.has(expr.inner.fn)) {
+        return expr.grouping ?? { without: false, labels: [] };
+      }
+      return extractorGrouping(expr.inner);
+    case 'binary':
+      return extractorGrouping(expr.lhs) ?? extractorGrouping(expr.rhs);
+    default:
+      return undefined;
+  }
 }
 
 export function evaluateExpr(expr: Expr, source: RangeSource, T: number): Value {

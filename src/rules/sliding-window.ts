@@ -123,6 +123,11 @@ export class SlidingWindow {
     out.bytes = bytes;
   }
 
+  /** Slots the ring holds (its memory: 8 bytes each, twice when bytes are tracked). */
+  get capacity(): number {
+    return this.cap;
+  }
+
   /** True when nothing is stored (the series can be freed). */
   get empty(): boolean {
     return this.totalCount === 0;

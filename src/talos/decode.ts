@@ -16,7 +16,7 @@ export interface DecoderOptions {
   labelFields: readonly string[];
   staticLabels: Readonly<Record<string, string>>;
   futureToleranceMs: number;
-  /** Build structured metadata from the remaining fields (only Loki needs it). */
+  /** Build structured metadata from the remaining fields (Loki stores it; rules filter and group on it). */
   metadata: boolean;
 }
 

@@ -194,8 +194,8 @@ describe('unsupported LogQL and template functions', () => {
       ['ParserStage', true],
       ['QueryInTemplate', true],
     ]);
-    // Column 54 is where `| json` starts in the expression.
-    expect(r.errors[0]!.message).toMatch(new RegExp(`^${BAD}/expr-unsupported\\.yaml:7:15: group "g": rule "ParserStage": unsupported LogQL: expr 1:54: .*json`));
+    // Column 59 is where `offset` starts in the expression.
+    expect(r.errors[0]!.message).toMatch(new RegExp(`^${BAD}/expr-unsupported\\.yaml:7:15: group "g": rule "ParserStage": unsupported LogQL: expr 1:59: .*offset`));
     expect(r.errors[1]!.message).toBe(
       `${BAD}/expr-unsupported.yaml:11:11: group "g": rule "QueryInTemplate": annotation "summary": template: 1:4: function "query" is not supported: query needs a query engine, which the sidecar does not have`,
     );
