@@ -19,6 +19,7 @@ import { loadRuleSet } from '../../src/rules/load.js';
 import type { RuleSet } from '../../src/rules/rule-file.js';
 import { TalosDecoder } from '../../src/talos/decode.js';
 import { records, type FailureInjection } from '../../src/traffic/index.js';
+import { lokiMetadata } from '../../src/sinks/loki/metadata-name.js';
 import { startLokiQueryServer, type LokiQueryServer } from '../helpers/loki-query-server.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -162,7 +163,7 @@ describe('replay --loki-url on a day of Talos history', () => {
     rules = await loadRuleSet([rulesFile], { unsupported: 'error' });
     captureLines = [...records({ nodes: 1, ratePerSec: 1, durationMs: DAY, seed: 21, startTimeMs: T0, failures: FAILURES })].map((r) => r.json);
     // Decode as the sidecar does before forwarding: the same labels and line Loki stores.
-    const decoder = new TalosDecoder({ job: 'talos-kernel', lineFormat: 'msg', hostNames: {}, labelFields: [], staticLabels: {}, futureToleranceMs: DAY, metadata: false });
+    const decoder = new TalosDecoder({ job: 'talos-kernel', lineFormat: 'msg', hostNames: {}, labelFields: [], staticLabels: {}, futureToleranceMs: DAY, metadata: true });
     events = captureLines.map((l) => {
       const ev = decoder.decode(l, HOST, T0 + DAY);
       if (typeof ev === 'string') throw new Error(`generator line did not decode: ${ev}`);
@@ -171,11 +172,12 @@ describe('replay --loki-url on a day of Talos history', () => {
     server = await startLokiQueryServer({ maxEntriesPerQuery: 1000, maxQueryLengthMs: 6 * H });
     // Push in the JSON push format, batch by batch, as a Loki client does.
     for (let i = 0; i < events.length; i += 5000) {
-      const byStream = new Map<string, { stream: Record<string, string>; values: Array<[string, string]> }>();
+      const byStream = new Map<string, { stream: Record<string, string>; values: Array<[string, string, Record<string, string>]> }>();
       for (const ev of events.slice(i, i + 5000)) {
         let s = byStream.get(ev.stream.key);
         if (s === undefined) byStream.set(ev.stream.key, (s = { stream: { ...ev.stream.labels }, values: [] }));
-        s.values.push([`${ev.timeMs}${String(ev.timeNsRem).padStart(6, '0')}`, ev.line]);
+        // With its structured metadata (names as Loki stores them), as the pusher sends it.
+        s.values.push([`${ev.timeMs}${String(ev.timeNsRem).padStart(6, '0')}`, ev.line, { ...lokiMetadata(ev.metadata ?? {}) }]);
       }
       const res = await fetch(`${server.url}/loki/api/v1/push`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ streams: [...byStream.values()] }) });
       expect(res.status).toBe(204);
@@ -274,5 +276,24 @@ describe('replay --loki-url on a day of Talos history', () => {
     const tooLong = await run(['--chunk', '7h']);
     expect(tooLong.code).toBe(1);
     expect(tooLong.stderr).toContain('the query time range exceeds the limit (query length: 7h0m0s, limit: 6h)');
+  }, 120_000);
+  it('backtests a rule with a parser and label filters (one on structured metadata): they stay local, the selector and line filter are pushed down', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tas-replay-pipeline-'));
+    const file = join(dir, 'pipeline.yaml');
+    writeFileSync(file, `groups:
+  - name: pipeline
+    rules:
+      - alert: NvmeTimeoutsByQueue
+        expr: 'sum by (qid) (count_over_time({job="talos-kernel"} |= "nvme" | facility="kern" | regexp "QID (?P<qid>[0-9]+) timeout" | qid=~"[1-9][0-9]*" [5m])) > 0'
+`);
+    const pipelineRules = await loadRuleSet([file], { unsupported: 'error' });
+    const client = new LokiQueryClient({ loki: { ...defaultConfig().loki, url: server.url }, minBackoffMs: 5, maxBackoffMs: 20 });
+    const fromLoki = await replayFromLoki(client, pipelineRules, { fromMs: T0, toMs: T0 + DAY, chunkMs: 6 * H, limit: 1000 });
+    client.close();
+    expect(fromLoki.queries.map((q) => q.logql)).toEqual(['{job="talos-kernel"} |= "nvme"']);
+    const firing = fromLoki.timeline.filter((e) => e.state === 'firing');
+    expect(firing.length).toBeGreaterThan(0);
+    expect(firing.every((e) => /^[1-9][0-9]*$/.test(e.labels.qid ?? ''))).toBe(true);
+    expect(fromLoki.timeline).toEqual(replayLines(captureLines, pipelineRules, { host: HOST }).timeline);
   }, 120_000);
 });
