@@ -4,12 +4,12 @@
  * registers its own metrics; this is the only module that knows them all, and
  * the one place where components are handed to each other (see "Hand-offs").
  */
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { EventBus } from './bus.js';
-import { parseHostPort, type Config } from './config/schema.js';
+import { ConfigError, parseHostPort, type Config } from './config/schema.js';
+import { readSecretFile } from './config/secret-file.js';
 import { buildHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { createRegistry } from './metrics/registry.js';
@@ -19,7 +19,7 @@ import type { RuleSet } from './rules/rule-file.js';
 import { RuleRuntime, type ReloadResult } from './rules/runtime.js';
 import { AlertmanagerNotifier } from './sinks/alertmanager/index.js';
 import type { LokiPusher } from './sinks/loki/pusher.js';
-import { openSources } from './sources/listen.js';
+import { listenError, openSources } from './sources/listen.js';
 import { TalosDecoder } from './talos/decode.js';
 import { IngestPipeline } from './talos/ingest.js';
 
@@ -50,79 +50,106 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
   const logger = opts.logger ?? createLogger(cfg.log);
   const registry = opts.registry ?? createRegistry();
   let ready = false;
+  // What is open so far, closed again (newest first) if the start fails half-way: no half-open ports.
+  const opened: Array<() => unknown> = [];
+  try {
+    return await start();
+  } catch (e) {
+    for (const undo of opened.reverse()) await Promise.resolve().then(undo).catch(() => undefined);
+    throw e;
+  }
 
-  // Components.
-  const bus = new EventBus();
-  const { resolvedRetentionMs, externalLabels, externalUrl, tickMs } = cfg.rules;
-  const engine = new RuleEngine({ resolvedRetentionMs, externalLabels, externalUrl, tickMs, registry, logger: logger.child({ component: 'rules' }) });
-  const rules = new RuleRuntime({ rules: cfg.rules, state: cfg.state, engine, registry, logger, ruleSet: opts.ruleSet });
-  await rules.load(); // a bad rule file at start is fatal
-  const notifier = new AlertmanagerNotifier(cfg.alertmanager, cfg.rules, { registry, logger });
-  const loki = cfg.loki.url !== '' ? await startLoki(cfg.loki, registry, logger) : undefined;
-  // Structured metadata is built for every line: rules read it (label filters, `by`, unwrap) as Loki 3 does,
-  // and the Loki sink decides per its policy whether to send it.
-  const decoder = new TalosDecoder({ ...cfg.talos, metadata: true });
-  const pipeline = new IngestPipeline(decoder, bus, logger.child({ component: 'ingest' }), registry);
+  async function start(): Promise<Sidecar> {
+    // Secrets before anything opens: a missing or empty token file fails the start.
+    const adminToken = cfg.http.adminEnabled ? readSecretFile(cfg.http.adminTokenFile, 'http.admin.token_file') : '';
 
-  // Hand-offs: the only places one component calls another at run time.
-  // Sources → pipeline → bus is wired by the constructors (openSources below, IngestPipeline above).
-  bus.subscribe('rules', (ev) => engine.ingest(ev));
-  if (loki !== undefined) bus.subscribe('loki', (ev) => loki.handle(ev));
-  engine.onAlert((c) => notifier.handle(c));
-  // Without Alertmanager the notifier logs each alert itself; with it, log them here.
-  if (cfg.alertmanager.urls.length > 0) engine.onAlert((c) => {
-    if (c.kind === 'firing' || c.kind === 'resolved') logger.info({ alertname: c.alert.labels.alertname, state: c.kind, labels: c.alert.labels, value: c.alert.value }, `alert ${c.kind}`);
-  });
-  // Loki's sender is woken by its own queue (inside LokiPusher), never from here.
+    // Components.
+    const bus = new EventBus();
+    const { resolvedRetentionMs, externalLabels, externalUrl, tickMs } = cfg.rules;
+    const seriesLimits = { maxSeriesPerRule: cfg.rules.maxSeriesPerRule, maxWindowBytes: cfg.rules.maxWindowMemoryBytes };
+    const engine = new RuleEngine({ resolvedRetentionMs, externalLabels, externalUrl, tickMs, seriesLimits, registry, logger: logger.child({ component: 'rules' }) });
+    const rules = new RuleRuntime({ rules: cfg.rules, state: cfg.state, engine, registry, logger, ruleSet: opts.ruleSet });
+    await rules.load(); // a bad rule file at start is fatal
+    const notifier = new AlertmanagerNotifier(cfg.alertmanager, cfg.rules, { registry, logger });
+    const loki = cfg.loki.url !== '' ? await startLoki(cfg.loki, registry, logger) : undefined;
+    if (loki !== undefined) opened.push(() => loki.stop());
+    // Structured metadata is built for every line: rules read it (label filters, `by`, unwrap) as Loki 3 does,
+    // and the Loki sink decides per its policy whether to send it.
+    const decoder = new TalosDecoder({ ...cfg.talos, metadata: true });
+    const pipeline = new IngestPipeline(decoder, bus, logger.child({ component: 'ingest' }), registry);
 
-  // Restore windows and alerts before any line arrives, after the notifier listens.
-  await rules.restoreState();
-  const sources = await openSources(cfg.ingest, pipeline, registry);
-  const lag = new EventLoopLag(registry);
-  const http = await buildHttpServer({
-    registry,
-    engine,
-    ready: () => ready,
-    reload: rules.reload,
-    admin: { enabled: cfg.http.adminEnabled, token: cfg.http.adminEnabled ? readFileSync(cfg.http.adminTokenFile, 'utf8').trim() : '' },
-    bodyLimitBytes: cfg.http.bodyLimitBytes,
-  });
-  const httpAddr = parseHostPort(cfg.http.listen, 'http.listen');
-  await http.listen({ host: httpAddr.host, port: httpAddr.port });
-  const httpPort = (http.server.address() as { port: number }).port;
+    // Hand-offs: the only places one component calls another at run time.
+    // Sources → pipeline → bus is wired by the constructors (openSources below, IngestPipeline above).
+    bus.subscribe('rules', (ev) => engine.ingest(ev));
+    if (loki !== undefined) bus.subscribe('loki', (ev) => loki.handle(ev));
+    engine.onAlert((c) => notifier.handle(c));
+    // Without Alertmanager the notifier logs each alert itself; with it, log them here.
+    if (cfg.alertmanager.urls.length > 0) engine.onAlert((c) => {
+      if (c.kind === 'firing' || c.kind === 'resolved') logger.info({ alertname: c.alert.labels.alertname, state: c.kind, labels: c.alert.labels, value: c.alert.value }, `alert ${c.kind}`);
+    });
+    // Loki's sender is woken by its own queue (inside LokiPusher), never from here.
 
-  engine.start();
-  notifier.start();
-  await rules.watch();
-  ready = true;
-  const { tcpPort, udpPort } = sources;
-  logger.info({ tcpPort, udpPort, httpPort, rules: engine.loadedRules().length }, 'talos-alert-sidecar ready');
+    // Restore windows and alerts before any line arrives, after the notifier listens.
+    await rules.restoreState();
+    const sources = await openSources(cfg.ingest, pipeline, registry);
+    opened.push(() => sources.close());
+    const lag = new EventLoopLag(registry);
+    opened.push(() => lag.stop());
+    const http = await buildHttpServer({
+      registry,
+      engine,
+      ready: () => ready,
+      reload: rules.reload,
+      admin: { enabled: cfg.http.adminEnabled, token: adminToken },
+      bodyLimitBytes: cfg.http.bodyLimitBytes,
+      maxConcurrentApiReads: cfg.http.maxConcurrentApiReads,
+    });
+    opened.push(() => http.close());
+    const httpAddr = parseHostPort(cfg.http.listen, 'http.listen');
+    await http.listen({ host: httpAddr.host, port: httpAddr.port }).catch((e: unknown) => Promise.reject(listenError('http.listen', `${httpAddr.host}:${httpAddr.port}`, e)));
+    const httpPort = (http.server.address() as { port: number }).port;
 
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      ready = false;
-      rules.stopWatching();
-      await sources.close();
-      // Everything received has been published synchronously; evaluate what it touched.
-      engine.stop();
-      await rules.stop(); // saves the state file
-      await notifier.stop();
-      await loki?.stop();
-      lag.stop();
-      await http.close();
-      logger.info('stopped');
-    })();
-    return closing;
-  };
+    engine.start();
+    opened.push(() => engine.stop());
+    notifier.start();
+    opened.push(() => notifier.stop());
+    await rules.watch();
+    opened.push(() => rules.stopWatching());
+    ready = true;
+    const { tcpPort, udpPort } = sources;
+    logger.info({ tcpPort, udpPort, httpPort, rules: engine.loadedRules().length }, 'talos-alert-sidecar ready');
 
-  return { ingest: { tcpPort, udpPort }, httpPort, engine, registry, pipeline, notifier, loki, logger, http, reload: rules.reload, close };
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> => {
+      closing ??= (async () => {
+        ready = false;
+        rules.stopWatching();
+        await sources.close();
+        // Everything received has been published synchronously; evaluate what it touched.
+        engine.stop();
+        await rules.stop(); // saves the state file
+        await notifier.stop();
+        await loki?.stop();
+        lag.stop();
+        await http.close();
+        logger.info('stopped');
+      })();
+      return closing;
+    };
+
+    return { ingest: { tcpPort, udpPort }, httpPort, engine, registry, pipeline, notifier, loki, logger, http, reload: rules.reload, close };
+  }
 }
 
 /** Loaded only when configured: protobuf and snappy cost start-up time otherwise. */
 async function startLoki(cfg: Config['loki'], registry: Registry, logger: Logger): Promise<LokiPusher> {
   const { LokiPusher } = await import('./sinks/loki/pusher.js');
   const pusher = new LokiPusher(cfg, { registry, logger: logger.child({ component: 'loki' }) });
-  await pusher.start();
+  try {
+    await pusher.start();
+  } catch (e) {
+    // Starting reads credentials and TLS files and opens the spool: what fails there is the configuration's to fix.
+    throw e instanceof ConfigError ? e : new ConfigError('loki', (e as Error).message.replace(/^loki: /, ''));
+  }
   return pusher;
 }

@@ -5,6 +5,8 @@
  */
 import { createRequire } from 'node:module';
 import { ConfigError } from './config/schema.js';
+import { RuleLoadError, RuleLoadErrors } from './rules/rule-file.js';
+import { StateFileError } from './rules/state-file.js';
 import { parseCommand, UsageError, type CommandSpec } from './cli/args.js';
 import { COMMANDS, findCommand } from './cli/commands.js';
 
@@ -66,14 +68,25 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/**
+ * Errors a user causes and can fix (config, rule files, files and ports the
+ * system refuses): the message names what failed; a stack trace would only
+ * bury it. Anything else is a bug and keeps its stack.
+ */
+function isExpected(err: unknown): err is Error {
+  if (err instanceof ConfigError || err instanceof RuleLoadError || err instanceof RuleLoadErrors || err instanceof StateFileError) return true;
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && !(err instanceof TypeError) && !(err instanceof RangeError);
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     // `run` and `demo` keep the process alive until a signal; the rest exit now.
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
-    const msg = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    const msg = isExpected(err) ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
     process.stderr.write(`${PROGRAM}: ${msg}\n`);
-    process.exitCode = 1;
+    // Exit now, whatever is still open: a failed start must never leave a port half-served.
+    process.exit(1);
   },
 );

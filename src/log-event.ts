@@ -3,6 +3,8 @@
  * matches and what Loki stores. Rules and Loki always see the same `line`.
  */
 
+import { TwoGenerationMap } from './two-generation-map.js';
+
 /** A label set. Instances are interned (see LabelSetCache) so identity means equality. */
 export interface LabelSet {
   readonly labels: Readonly<Record<string, string>>;
@@ -54,21 +56,23 @@ export function escapeLabelValue(v: string): string {
 /**
  * Interns label sets so that every event of a stream shares one LabelSet object.
  * The rule engine caches selector results per LabelSet, so identity matters.
- * Bounded: past `maxSets` distinct sets it stops caching (and says so via `overflow`).
+ * Bounded and self-cleaning (two generations of `maxSets / 2`): sets in use
+ * keep their identity, sets not seen for two generations are forgotten, so a
+ * sender inventing label values cannot hold memory after it stops.
  */
 export class LabelSetCache {
-  private readonly sets = new Map<string, LabelSet>();
-  overflow = 0;
+  private readonly sets: TwoGenerationMap<string, LabelSet>;
 
-  constructor(private readonly maxSets = 100_000) {}
+  constructor(maxSets = 20_000) {
+    this.sets = new TwoGenerationMap(Math.max(1, Math.floor(maxSets / 2)));
+  }
 
   intern(labels: Record<string, string>): LabelSet {
     const key = labelsKey(labels);
     const hit = this.sets.get(key);
     if (hit !== undefined) return hit;
     const set: LabelSet = { labels: Object.freeze(labels), key };
-    if (this.sets.size < this.maxSets) this.sets.set(key, set);
-    else this.overflow++;
+    this.sets.set(key, set);
     return set;
   }
 

@@ -5,23 +5,30 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { readSecretFile } from './secret-file.js';
 import { applyDocument, applyFlag, ConfigError, defaultConfig, FIELDS, validate, type Config } from './schema.js';
 
-function readSecretFile(path: string, key: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch (e) {
-    throw new ConfigError(key, `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
-
-/** Resolve password_file/bearer_token_file into the value fields. */
+/**
+ * Resolve password_file/bearer_token_file into the value fields, and clear
+ * the file fields: downstream sees one secret, not the value and its file as
+ * if both had been set ("at most one of … may be set" refused a file alone).
+ */
 function resolveSecrets(cfg: Config): void {
   for (const section of ['alertmanager', 'loki'] as const) {
     const s = cfg[section];
-    if (s.basicAuthPasswordFile !== '') s.basicAuthPassword = readSecretFile(s.basicAuthPasswordFile, `${section}.basic_auth.password_file`);
-    if (s.bearerTokenFile !== '') s.bearerToken = readSecretFile(s.bearerTokenFile, `${section}.bearer_token_file`);
+    if (s.basicAuthPasswordFile !== '') {
+      if (s.basicAuthPassword !== '') throw new ConfigError(`${section}.basic_auth`, 'at most one of password and password_file may be set');
+      s.basicAuthPassword = readSecretFile(s.basicAuthPasswordFile, `${section}.basic_auth.password_file`);
+      s.basicAuthPasswordFile = '';
+    }
+    if (s.bearerTokenFile !== '') {
+      if (s.bearerToken !== '') throw new ConfigError(`${section}.bearer_token`, 'at most one of bearer_token and bearer_token_file may be set');
+      s.bearerToken = readSecretFile(s.bearerTokenFile, `${section}.bearer_token_file`);
+      s.bearerTokenFile = '';
+    }
   }
+  // Read now so a missing or empty token file fails the start before any port opens.
+  if (cfg.http.adminEnabled) readSecretFile(cfg.http.adminTokenFile, 'http.admin.token_file');
 }
 
 /** Defaults, then the `--config` file, then the other flags (`--loki-url` → its values, in order). */

@@ -45,6 +45,7 @@ export interface Config {
     adminEnabled: boolean;
     adminTokenFile: string;
     bodyLimitBytes: number;
+    maxConcurrentApiReads: number;
   };
   rules: {
     paths: string[];
@@ -55,6 +56,9 @@ export interface Config {
     resolvedRetentionMs: number;
     externalUrl: string;
     externalLabels: Record<string, string>;
+    maxSeriesPerRule: number;
+    maxWindowMemoryBytes: number;
+    maxFileBytes: number;
   };
   alertmanager: HttpClientAuth & {
     urls: string[];
@@ -148,7 +152,7 @@ export function defaultConfig(): Config {
       staticLabels: {},
       futureToleranceMs: 10_000,
     },
-    http: { listen: '0.0.0.0:8080', adminEnabled: false, adminTokenFile: '', bodyLimitBytes: 1 * MiB },
+    http: { listen: '0.0.0.0:8080', adminEnabled: false, adminTokenFile: '', bodyLimitBytes: 1 * MiB, maxConcurrentApiReads: 16 },
     rules: {
       paths: ['./rules'],
       unsupported: 'error',
@@ -158,6 +162,10 @@ export function defaultConfig(): Config {
       resolvedRetentionMs: 15 * 60_000,
       externalUrl: '',
       externalLabels: {},
+      // A homelab holds tens to a few thousand streams; these leave ample headroom.
+      maxSeriesPerRule: 5_000,
+      maxWindowMemoryBytes: 128 * MiB,
+      maxFileBytes: 1 * MiB,
     },
     alertmanager: {
       ...auth(),
@@ -225,6 +233,7 @@ export const FIELDS: readonly FieldSpec[] = [
   { key: 'http.admin.enabled', path: 'http.adminEnabled', kind: { t: 'bool' }, doc: 'Enable state-changing endpoints (`POST /-/reload`).' },
   { key: 'http.admin.token_file', path: 'http.adminTokenFile', kind: { t: 'string' }, doc: 'File holding the bearer token required by admin endpoints (required when enabled).' },
   { key: 'http.body_limit', path: 'http.bodyLimitBytes', kind: { t: 'bytes' }, doc: 'Largest HTTP request body accepted.' },
+  { key: 'http.max_concurrent_api_reads', path: 'http.maxConcurrentApiReads', kind: INT(1, 10_000), doc: 'Rules/alerts API answers sent at once (slow readers included); more requests get 429 with `Retry-After` (`api_reads_rejected_total`). Answers are built once per alert state change, not per request.' },
   { key: 'rules.paths', path: 'rules.paths', kind: { t: 'strings' }, flag: '--rules', doc: 'Rule files or directories (Loki ruler local layout: `<dir>/<tenant>/<file>`).' },
   { key: 'rules.unsupported', path: 'rules.unsupported', kind: { t: 'enum', values: ['error', 'skip'] }, flag: '--unsupported-rules', doc: '`error`: LogQL the engine cannot run fails the load. `skip`: load the rest and list the skipped rules.' },
   { key: 'rules.watch', path: 'rules.watch', kind: { t: 'bool' }, doc: 'Reload rules when their files change (ConfigMap updates).' },
@@ -233,6 +242,9 @@ export const FIELDS: readonly FieldSpec[] = [
   { key: 'rules.resolved_retention', path: 'rules.resolvedRetentionMs', kind: { t: 'duration' }, doc: 'Keep and re-send resolved alerts this long (Prometheus: 15m).' },
   { key: 'rules.external_url', path: 'rules.externalUrl', kind: { t: 'string' }, flag: '--external-url', doc: 'Grafana base URL for `generatorURL` Explore links and `$externalURL`.' },
   { key: 'rules.external_labels', path: 'rules.externalLabels', kind: { t: 'map' }, doc: 'Labels added to every alert unless the alert has the label.' },
+  { key: 'rules.max_series_per_rule', path: 'rules.maxSeriesPerRule', kind: INT(0, 100_000_000), doc: 'Streams one rule may hold in its window. Lines of new streams beyond it are dropped (`rule_series_dropped_total{reason="series_limit"}`, logged once a minute); held streams, firing ones included, are never evicted. 0: no limit.' },
+  { key: 'rules.max_window_memory', path: 'rules.maxWindowMemoryBytes', kind: { t: 'bytes' }, doc: 'Memory all rule windows together may hold (`rule_window_memory_bytes`); beyond it new streams are dropped (`reason="memory_budget"`). 0: no limit.' },
+  { key: 'rules.max_file_size', path: 'rules.maxFileBytes', kind: { t: 'bytes' }, doc: 'Largest rule file accepted; a larger one fails the load (at start: exit 1) naming the file, unread. 0: no limit.' },
   { key: 'alertmanager.urls', path: 'alertmanager.urls', kind: { t: 'urls' }, flag: '--alertmanager-url', doc: 'Alertmanager replicas; every replica receives every alert. A path prefix is honoured.' },
   { key: 'alertmanager.timeout', path: 'alertmanager.timeoutMs', kind: { t: 'duration' }, doc: 'Request timeout.' },
   { key: 'alertmanager.queue_capacity', path: 'alertmanager.queueCapacity', kind: INT(1, 10_000_000), doc: 'Alerts queued per replica; the oldest are dropped (and counted) when full.' },

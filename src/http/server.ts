@@ -14,6 +14,8 @@ export interface HttpDeps {
   reload: ReloadOptions['reload'];
   admin: { enabled: boolean; token: string };
   bodyLimitBytes: number;
+  /** Rules/alerts API answers in flight at once (http.max_concurrent_api_reads). */
+  maxConcurrentApiReads?: number;
 }
 
 /** Compilers for routes without schemas: every body is valid, replies are JSON.stringify'd. */
@@ -34,7 +36,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   });
   await app.register(healthRoutes, { ready: deps.ready });
   await app.register(metricsRoutes, { registry: deps.registry });
-  await app.register(rulesApiRoutes, { engine: deps.engine });
+  await app.register(rulesApiRoutes, { engine: deps.engine, registry: deps.registry, maxConcurrentReads: deps.maxConcurrentApiReads });
   await app.register(reloadRoutes, { enabled: deps.admin.enabled, token: deps.admin.token, reload: deps.reload });
   return app;
 }

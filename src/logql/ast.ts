@@ -113,6 +113,8 @@ export interface RangeAggExpr {
   fn: RangeFn;
   selector: LogSelector;
   rangeMs: number;
+  /** `offset` modifier (ms): the range is (t−offset−range, t−offset]. Absent: 0. */
+  offsetMs?: number;
   /** quantile_over_time's φ. */
   param: number | undefined;
   unwrap: Unwrap | undefined;
@@ -121,7 +123,7 @@ export interface RangeAggExpr {
   pos: Pos;
 }
 
-export type VectorAggOp = 'sum' | 'count' | 'min' | 'max' | 'avg';
+export type VectorAggOp = 'sum' | 'count' | 'min' | 'max' | 'avg' | VectorAggOp2;
 
 export interface Grouping {
   without: boolean;
@@ -131,6 +133,8 @@ export interface Grouping {
 export interface VectorAggExpr {
   type: 'vector_agg';
   op: VectorAggOp;
+  /** topk/bottomk's k (a positive integer); absent for the other operations. */
+  param?: number;
   /** Absent: aggregate everything into one series with no labels. */
   grouping: Grouping | undefined;
   inner: Expr;
@@ -141,16 +145,18 @@ export type ArithOp = '+' | '-' | '*' | '/' | '%' | '^';
 export type CompareOp = '==' | '!=' | '>' | '<' | '>=' | '<=';
 
 /**
- * Binary operation where at least one side is a number literal (vector-scalar
- * or scalar-scalar). Vector-vector operations are unsupported.
+ * Binary operation: vector-scalar (one side a number literal) or, with
+ * `matching`, vector-vector (see VectorMatching, issue #14).
  */
 export interface BinaryExpr {
   type: 'binary';
-  op: ArithOp | CompareOp;
+  op: ArithOp | CompareOp | SetOp;
   /** `bool` modifier on a comparison: yield 0/1 instead of filtering. */
   bool: boolean;
   lhs: Expr;
   rhs: Expr;
+  /** Vector matching of a vector-vector operation (absent when a side is a literal). */
+  matching?: VectorMatching;
   pos: Pos;
 }
 
@@ -160,7 +166,46 @@ export interface NumberLiteral {
   pos: Pos;
 }
 
-export type Expr = RangeAggExpr | VectorAggExpr | BinaryExpr | NumberLiteral;
+export type Expr = RangeAggExpr | VectorAggExpr | BinaryExpr | NumberLiteral | VectorLiteral | LabelReplaceExpr;
+
+// ---- Vector algebra (issue #14): kept apart from the rest to ease merging. ----
+
+/** Aggregations beyond sum/count/min/max/avg. */
+export type VectorAggOp2 = 'stddev' | 'stdvar' | 'topk' | 'bottomk' | 'sort' | 'sort_desc';
+
+/** Set operators between two vectors. */
+export type SetOp = 'and' | 'or' | 'unless';
+
+/**
+ * PromQL/LogQL vector matching (Loki pkg/logql/syntax/syntax.y binOpModifier):
+ * one-to-one unless group_left (many-to-one) or group_right (one-to-many).
+ */
+export interface VectorMatching {
+  card: 'one-to-one' | 'many-to-one' | 'one-to-many';
+  /** `on(labels)`: match on exactly these; otherwise `ignoring(labels)` (possibly empty). */
+  on: boolean;
+  labels: string[];
+  /** group_left/group_right(labels): copied from the "one" side. */
+  include: string[];
+}
+
+/** `vector(s)`: one sample with no labels. */
+export interface VectorLiteral {
+  type: 'vector';
+  value: number;
+  pos: Pos;
+}
+
+/** `label_replace(v, dst, replacement, src, regex)`; regex anchored as ^(?:re)$. */
+export interface LabelReplaceExpr {
+  type: 'label_replace';
+  inner: Expr;
+  dst: string;
+  replacement: string;
+  src: string;
+  regex: string;
+  pos: Pos;
+}
 
 /** Syntax error, or valid LogQL this engine does not run (`unsupported`). */
 export class LogQLError extends Error {

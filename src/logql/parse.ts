@@ -29,7 +29,9 @@ import {
   type NumberLiteral,
   type Pos,
   type RangeFn,
+  type SetOp,
   type VectorAggOp,
+  type VectorMatching,
 } from './ast.js';
 import { Lexer, type Token } from './lexer.js';
 import { type TokenCursor, parsePipeline } from './parse-pipeline.js';
@@ -73,8 +75,9 @@ const GROUPABLE = new Set<RangeFn>([
   'avg_over_time', 'stddev_over_time', 'stdvar_over_time', 'quantile_over_time', 'max_over_time', 'min_over_time',
   'first_over_time', 'last_over_time',
 ]);
-const VECTOR_OPS = new Set<VectorAggOp>(['sum', 'count', 'min', 'max', 'avg']);
-const UNSUPPORTED_VECTOR_OPS = new Set(['stddev', 'stdvar', 'topk', 'bottomk']);
+const VECTOR_OPS = new Set<VectorAggOp>(['sum', 'count', 'min', 'max', 'avg', 'stddev', 'stdvar', 'topk', 'bottomk', 'sort', 'sort_desc']);
+/** approx_topk needs Loki's probabilistic sharding (query frontend only); the ruler can't run it either. */
+const UNSUPPORTED_VECTOR_OPS = new Set(['approx_topk']);
 
 interface BinInfo {
   op: ArithOp | CompareOp | 'and' | 'or' | 'unless';
@@ -258,37 +261,10 @@ class Parser implements TokenCursor {
       const info = Object.hasOwn(BIN_OPS, key) ? BIN_OPS[key] : undefined;
       if (info === undefined || info.prec < minPrec) return lhs;
       this.next();
-      if (info.op === 'and' || info.op === 'or' || info.op === 'unless') {
-        this.unsupported(`set operator "${info.op}" (between two vectors)`, t);
-      }
-      let bool = false;
-      if (this.isWord(this.peek(), 'bool')) {
-        this.next();
-        bool = true;
-      }
-      const mod = this.peek();
-      if (['on', 'ignoring', 'group_left', 'group_right'].some((w) => this.isWord(mod, w))) {
-        this.unsupported(`vector matching "${mod.value.toLowerCase()}"`, mod);
-      }
+      const { bool, matching } = this.parseBinOpModifier();
       const rhs = this.parseBinary(info.right ? info.prec : info.prec + 1);
-      lhs = { k: 'expr', e: this.combine(info.op as ArithOp | CompareOp, bool, lhs, rhs, t) };
+      lhs = { k: 'expr', e: this.combine(info.op, bool, matching, lhs, rhs, t) };
     }
-  }
-
-  private combine(op: ArithOp | CompareOp, bool: boolean, lhs: Node, rhs: Node, opTok: Token): Expr {
-    if (lhs.k === 'log' || rhs.k === 'log') {
-      this.fail(`unexpected log query as ${lhs.k === 'log' ? 'left' : 'right'} operand of "${op}": use a range aggregation such as count_over_time`, opTok);
-    }
-    if (bool && !COMPARE.has(op)) this.fail('bool modifier can only be used on comparison operators', opTok);
-    const l = lhs.e;
-    const r = rhs.e;
-    const pos = this.pos(opTok);
-    if (l.type === 'number' && r.type === 'number') return { type: 'number', value: fold(op, l.value, r.value), pos: l.pos };
-    if (l.type !== 'number' && r.type !== 'number') {
-      this.unsupported(`binary operation "${op}" between two vector expressions`, opTok);
-    }
-    const b: BinaryExpr = { type: 'binary', op, bool, lhs: l, rhs: r, pos };
-    return b;
   }
 
   private parseUnary(): Node {
@@ -328,6 +304,8 @@ class Parser implements TokenCursor {
       const callLike = this.isOp(after, '(') || this.isWord(after, 'by') || this.isWord(after, 'without');
       if (RANGE_FNS.has(name as RangeFn) && this.isOp(after, '(')) return { k: 'expr', e: this.parseRangeAgg(name as RangeFn) };
       if (VECTOR_OPS.has(name as VectorAggOp) && callLike) return { k: 'expr', e: this.parseVectorAgg(name as VectorAggOp) };
+      if (name === 'vector' && this.isOp(after, '(')) return { k: 'expr', e: this.parseVectorLiteral() };
+      if (name === 'label_replace' && this.isOp(after, '(')) return { k: 'expr', e: this.parseLabelReplace() };
       if (UNSUPPORTED_VECTOR_OPS.has(name) && callLike) this.unsupported(`vector aggregation "${name}"`, t);
     }
     return this.unexpected(t, 'a number, "(", a log selector or an aggregation');
@@ -352,14 +330,16 @@ class Parser implements TokenCursor {
     } else if (this.peek().kind === 'number' && this.isOp(this.peek(1), ',')) {
       this.fail(`${fn} takes no parameter`, this.peek());
     }
+    this.lastOffsetMs = undefined;
     const lr = this.parseLogRange();
+    const offsetMs = this.lastOffsetMs;
     this.expectOp(')', '")"');
     const g = this.peek();
     const grouping = this.parseGroupingOpt();
     if (grouping !== undefined && !GROUPABLE.has(fn)) this.fail(`grouping not allowed for ${fn} aggregation`, g);
     if (lr.unwrap !== undefined && NO_UNWRAP.has(fn)) this.fail(`invalid aggregation ${fn} with unwrap`, fnTok);
     if (lr.unwrap === undefined && NEEDS_UNWRAP.has(fn)) this.fail(`invalid aggregation ${fn} without unwrap`, fnTok);
-    return { type: 'range', fn, selector: lr.sel, rangeMs: lr.rangeMs, param, unwrap: lr.unwrap, grouping, pos: this.pos(fnTok) };
+    return { type: 'range', fn, selector: lr.sel, rangeMs: lr.rangeMs, param, unwrap: lr.unwrap, grouping, ...(offsetMs ? { offsetMs } : {}), pos: this.pos(fnTok) };
   }
 
   /** A log range: `{..} pipeline [5m]`, `{..} [5m] pipeline`, `({..} pipeline)[5m]`, `({..} pipeline [5m])`. */
@@ -408,9 +388,11 @@ class Parser implements TokenCursor {
     return { sel, range, unwrap: p.unwrap };
   }
 
+  /** Set by checkOffset for the log range being parsed (Loki: `[5m] offset 1h`). */
+  private lastOffsetMs: number | undefined;
+
   private checkOffset(): void {
-    const t = this.peek();
-    if (this.isWord(t, 'offset')) this.unsupported('offset modifier', t);
+    this.lastOffsetMs = this.parseOffsetOpt();
   }
 
   private parseSelector(): LogSelector {
@@ -475,9 +457,7 @@ class Parser implements TokenCursor {
     const opTok = this.next();
     let grouping: Grouping | undefined = this.parseGroupingOpt();
     this.expectOp('(');
-    if (this.peek().kind === 'number' && this.isOp(this.peek(1), ',')) {
-      this.fail(`unsupported parameter for operation ${op}`, this.peek());
-    }
+    const param = this.parseAggParam(op);
     const innerStart = this.peek();
     const inner = this.parseBinary(0);
     if (inner.k === 'log') this.fail(`${op} needs a metric expression (e.g. count_over_time(...)), not a log query`, innerStart);
@@ -488,7 +468,11 @@ class Parser implements TokenCursor {
       if (grouping !== undefined) this.unexpected(afterTok, 'end of aggregation (grouping given twice)');
       grouping = after;
     }
-    return { type: 'vector_agg', op, grouping, inner: inner.e, pos: this.pos(opTok) };
+    if ((op === 'sort' || op === 'sort_desc') && grouping !== undefined && grouping.labels.length > 0) {
+      // Loki pkg/logql/syntax/parser.go validateSortGrouping.
+      this.fail('sort and sort_desc doesn\'t allow grouping by ', opTok);
+    }
+    return { type: 'vector_agg', op, ...(param !== undefined ? { param } : {}), grouping, inner: inner.e, pos: this.pos(opTok) };
   }
 
   private parseGroupingOpt(): Grouping | undefined {
@@ -514,6 +498,152 @@ class Parser implements TokenCursor {
     this.expectOp(')', '"," or ")"');
     return { without, labels };
   }
+  // ---- Vector algebra (issue #14): binary-operation modifiers, vector-vector
+  // operations, offset, aggregation parameters, vector(), label_replace().
+  // Grammar: Loki pkg/logql/syntax/syntax.y (binOpModifier, offsetExpr,
+  // vectorAggregationExpr, vectorExpr, labelReplaceExpr); checks: ast.go
+  // (mustNewBinOpExpr, mustNewVectorAggregationExpr, mustNewLabelReplaceExpr).
+
+  /** `[bool] [on|ignoring (labels) [group_left|group_right [(labels)]]]` after a binary operator. */
+  private parseBinOpModifier(): { bool: boolean; matching: VectorMatching } {
+    let bool = false;
+    if (this.isWord(this.peek(), 'bool')) {
+      this.next();
+      bool = true;
+    }
+    const matching: VectorMatching = { card: 'one-to-one', on: false, labels: [], include: [] };
+    const t = this.peek();
+    if (!this.isWord(t, 'on') && !this.isWord(t, 'ignoring')) return { bool, matching };
+    this.next();
+    matching.on = t.value.toLowerCase() === 'on';
+    matching.labels = this.parseLabelList();
+    const g = this.peek();
+    if (this.isWord(g, 'group_left') || this.isWord(g, 'group_right')) {
+      this.next();
+      matching.card = g.value.toLowerCase() === 'group_left' ? 'many-to-one' : 'one-to-many';
+      if (this.isOp(this.peek(), '(')) matching.include = this.parseLabelList();
+    }
+    return { bool, matching };
+  }
+
+  /** `(a, b)` or `()`. */
+  private parseLabelList(): string[] {
+    this.expectOp('(');
+    const labels: string[] = [];
+    if (!this.isOp(this.peek(), ')')) {
+      for (;;) {
+        const l = this.peek();
+        // Not an oracle-able syntax error: Grafana's grammar takes a trailing comma Loki's refuses.
+        if (l.kind !== 'ident') this.fail(`syntax error: unexpected ${describe(l)}, expected a label name`, l);
+        this.next();
+        labels.push(l.value);
+        if (!this.isOp(this.peek(), ',')) break;
+        this.next();
+      }
+    }
+    this.expectOp(')', '"," or ")"');
+    return labels;
+  }
+
+  private combine(op: ArithOp | CompareOp | SetOp, bool: boolean, matching: VectorMatching, lhs: Node, rhs: Node, opTok: Token): Expr {
+    if (lhs.k === 'log' || rhs.k === 'log') {
+      this.fail(`unexpected log query as ${lhs.k === 'log' ? 'left' : 'right'} operand of "${op}": use a range aggregation such as count_over_time`, opTok);
+    }
+    const l = lhs.e;
+    const r = rhs.e;
+    const pos = this.pos(opTok);
+    const setOp = op === 'and' || op === 'or' || op === 'unless';
+    if (setOp) {
+      const lit = l.type === 'number' ? ['left', l.value] : r.type === 'number' ? ['right', r.value] : undefined;
+      if (lit !== undefined) this.fail(`unexpected literal for ${lit[0]} leg of logical/set binary operation (${op}): ${goFloatF(lit[1] as number)}`, opTok);
+    }
+    // Loki accepts `bool` on any operator; it only changes comparisons (MergeBinOp's filter flag).
+    const cmpBool = bool && COMPARE.has(op);
+    if (l.type === 'number' && r.type === 'number') return { type: 'number', value: fold(op, l.value, r.value), pos: l.pos };
+    // A literal leg matches every series of the other leg; vector matching modifiers are ignored (Loki's LiteralStepEvaluator).
+    if (l.type === 'number' || r.type === 'number') return { type: 'binary', op, bool: cmpBool, lhs: l, rhs: r, pos } satisfies BinaryExpr;
+    return { type: 'binary', op, bool: cmpBool, lhs: l, rhs: r, matching, pos } satisfies BinaryExpr;
+  }
+
+  /** `offset 1h` after a log range; undefined when absent. */
+  private parseOffsetOpt(): number | undefined {
+    const t = this.peek();
+    if (!this.isWord(t, 'offset')) return undefined;
+    this.next();
+    let negative = false;
+    if (this.isOp(this.peek(), '-')) {
+      this.next();
+      negative = true;
+    }
+    const d = this.peek();
+    if (d.kind !== 'duration') this.unexpected(d, 'a duration like 1h');
+    this.next();
+    // Loki takes a negative offset (the range reaches into the future); live, that future has not arrived yet.
+    if (negative && d.num !== 0) this.unsupported('a negative offset', t);
+    if (!Number.isInteger(d.num)) this.unsupported('an offset finer than a millisecond', d);
+    return d.num;
+  }
+
+  /** The `k, ` of topk/bottomk; any other operation takes none. */
+  private parseAggParam(op: VectorAggOp): number | undefined {
+    const t = this.peek();
+    const hasParam = t.kind === 'number' && this.isOp(this.peek(1), ',');
+    if (op !== 'topk' && op !== 'bottomk') {
+      if (hasParam) this.fail(`unsupported parameter for operation ${op}(${t.text},`, t);
+      return undefined;
+    }
+    if (!hasParam) this.fail(`parameter required for operation ${op}`, t);
+    this.next();
+    this.next();
+    // strconv.Atoi: an integer, no fraction or exponent.
+    if (!/^[0-9]+$/.test(t.text)) this.fail(`invalid parameter ${op}(${t.text},`, t);
+    const k = Number(t.text);
+    if (k <= 0) this.fail(`invalid parameter (must be greater than 0) ${op}(${t.text}`, t);
+    return k;
+  }
+
+  private parseVectorLiteral(): Expr {
+    const fnTok = this.next();
+    this.expectOp('(');
+    const n = this.peek();
+    if (n.kind !== 'number') this.unexpected(n, 'a number');
+    this.next();
+    this.expectOp(')', '")"');
+    return { type: 'vector', value: n.num, pos: this.pos(fnTok) };
+  }
+
+  private parseLabelReplace(): Expr {
+    const fnTok = this.next();
+    this.expectOp('(');
+    const innerStart = this.peek();
+    const inner = this.parseBinary(0);
+    if (inner.k === 'log') this.fail('label_replace needs a metric expression (e.g. count_over_time(...)), not a log query', innerStart);
+    const args: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      this.expectOp(',', '","');
+      const s = this.peek();
+      if (s.kind !== 'string') this.unexpected(s, 'a string');
+      this.next();
+      args.push(s.value);
+      if (i === 3) {
+        try {
+          checkRe2(`^(?:${s.value})$`);
+        } catch (e) {
+          if (e instanceof Re2SyntaxError) this.fail(`invalid regex in label_replace: ${e.message}`, s);
+          throw e;
+        }
+      }
+    }
+    this.expectOp(')', '")"');
+    return { type: 'label_replace', inner: inner.e, dst: args[0]!, replacement: args[1]!, src: args[2]!, regex: args[3]!, pos: this.pos(fnTok) };
+  }
+}
+
+/** Go's fmt %f: six decimals. */
+function goFloatF(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (!Number.isFinite(v)) return v > 0 ? '+Inf' : '-Inf';
+  return v.toFixed(6);
 }
 
 type LezerNode = ReturnType<ReturnType<typeof lezerParser.parse>['resolveInner']>;

@@ -14,14 +14,21 @@ import { TotalsCounter } from '../metrics/totals-counter.js';
 import type { AlertChange, AlertListener, Alert } from './alert.js';
 import { AlertingRule } from './alerting-rule.js';
 import { RecordingRule } from './recording-rule.js';
-import { RangeSource } from './range-source.js';
+import { resultSamples } from './expr-eval.js';
+import { RuleLegs } from './rule-legs.js';
+import { IdenticalEntries } from './identical-entries.js';
+import { FUTURE_SLACK_MS } from './sliding-window.js';
 import { MAX_SAMPLES_PER_SERIES } from './unwrap-window.js';
-import { evaluateExpr, extractorGrouping, rangeLeafOf, resultSamples } from './expr-eval.js';
 import type { RuleDef, RuleGroupDef, RuleSet } from './rule-file.js';
 import { SelectorIndex } from './selector-index.js';
 import { RecordedMetrics } from './recorded-metrics.js';
 import { AlertState } from './alert.js';
-import { STATE_KIND, STATE_VERSION, type StateSnapshot } from './state-file.js';
+import { STATE_KIND, STATE_VERSION, type RuleStateSnapshot, type StateSnapshot } from './state-file.js';
+import { SeriesBudget, type SeriesLimits } from './series-budget.js';
+import { EvalPacer, runSliced } from './eval-pacer.js';
+
+/** The live timer evaluates rules in slices of this long, yielding to I/O in between. */
+const TICK_SLICE_MS = 10;
 
 export type RuleHealth = 'unknown' | 'ok' | 'err';
 
@@ -30,7 +37,8 @@ export interface LoadedRule {
   readonly id: number;
   readonly def: RuleDef;
   readonly group: RuleGroupDef;
-  readonly source: RangeSource;
+  /** The rule's range aggregations, one RangeSource each, read at the same instant (rule-legs.ts). */
+  readonly source: RuleLegs;
   readonly alerting: AlertingRule | undefined;
   readonly recording: RecordingRule | undefined;
   /** Last grid instant evaluated (bucket id); instants only move forward. */
@@ -54,12 +62,18 @@ export interface EngineOptions {
   autoFlush?: boolean;
   registry?: Registry;
   logger?: Logger;
+  /** Bounds on rule series (rules.max_series_per_rule, rules.max_window_memory); default none. */
+  seriesLimits?: SeriesLimits;
 }
 
 export class RuleEngine {
   private rules: LoadedRule[] = [];
   private groups: RuleGroupDef[] = [];
   private index = new SelectorIndex([]);
+  /** Selector id (index entry) → rule index and leg of that rule. */
+  private legOwners: Array<{ rule: number; leg: number }> = [];
+  /** Identical entries (same stream, nanosecond and line) are counted once, as Loki stores them once. */
+  readonly identical = new IdenticalEntries(0);
   private readonly listeners: AlertListener[] = [];
   /** Rules touched by events since the last flush, with the earliest cause and latest event time. */
   private readonly dirty = new Map<LoadedRule, { causeMs: number; maxEventMs: number }>();
@@ -73,8 +87,18 @@ export class RuleEngine {
   /** Events dropped for every rule because they were older than any range still evaluated. */
   eventsTooOld = 0;
 
+  readonly seriesBudget: SeriesBudget;
+  /** Live only: expensive rules wait between line-triggered evaluations. */
+  private readonly pacer: EvalPacer<LoadedRule> | undefined;
+  private ticking = false;
+
   constructor(private readonly opts: EngineOptions) {
     this.now = opts.now ?? Date.now;
+    this.seriesBudget = new SeriesBudget(opts.seriesLimits ?? { maxSeriesPerRule: 0, maxWindowBytes: 0 }, opts.logger);
+    this.pacer = opts.autoFlush === false ? undefined : new EvalPacer<LoadedRule>((marks) => {
+      for (const [rule, mark] of marks) if (this.rules[rule.id] === rule && !this.dirty.has(rule)) this.dirty.set(rule, mark);
+      this.flush();
+    });
     if (opts.registry !== undefined) this.registerMetrics(opts.registry);
   }
 
@@ -102,17 +126,19 @@ export class RuleEngine {
           previous.delete(ruleIdentity(def));
           continue;
         }
-        const source = new RangeSource(rangeLeafOf(def.expr), extractorGrouping(def.expr));
-        source.onSampleCap = (labels) =>
-          this.opts.logger?.warn(
-            { rule: def.name, group: group.name, series: labels, cap: MAX_SAMPLES_PER_SERIES },
-            'unwrap series reached its sample cap; further samples of the series are dropped until the window moves on',
-          );
-        source.onSeriesLimit = () =>
-          this.opts.logger?.warn(
-            { rule: def.name, group: group.name, limit: source.maxSeries },
-            'rule reached its series limit (extracted labels too many); it fails until its range no longer holds refused lines',
-          );
+        const source = new RuleLegs(def.expr, {
+          budget: this.seriesBudget.forRule(group.name, def.name),
+          onSampleCap: (labels) =>
+            this.opts.logger?.warn(
+              { rule: def.name, group: group.name, series: labels, cap: MAX_SAMPLES_PER_SERIES },
+              'unwrap series reached its sample cap; further samples of the series are dropped until the window moves on',
+            ),
+          onSeriesLimit: (limit) =>
+            this.opts.logger?.warn(
+              { rule: def.name, group: group.name, limit },
+              'rule reached its series limit (extracted labels too many); it fails until its range no longer holds refused lines',
+            ),
+        });
         const opts = { resolvedRetentionMs: this.opts.resolvedRetentionMs, externalLabels: this.opts.externalLabels, externalUrl: this.opts.externalUrl };
         rules.push({
           id,
@@ -131,15 +157,20 @@ export class RuleEngine {
       }
     }
     // Build the new index before swapping anything, so a failure leaves the old rules running.
-    const index = new SelectorIndex(rules.map((r) => r.source.expr.selector));
+    const legOwners = rules.flatMap((r, rule) => r.source.sources.map((_, leg) => ({ rule, leg })));
+    const index = new SelectorIndex(legOwners.map((o) => rules[o.rule]!.source.sources[o.leg]!.expr.selector));
     for (const gone of previous.values()) {
       this.matchCounter?.forget({ rule_group: gone.group.name, rule: gone.def.name });
+      gone.source.dispose();
       // Forget the alerts of removed rules so sinks stop re-sending them.
       for (const a of gone.alerting?.alerts() ?? []) this.emit({ kind: 'removed', rule: gone.alerting!.ref, alert: a, atMs: this.now() });
     }
     this.rules = rules;
     this.groups = set.groups;
     this.index = index;
+    this.legOwners = legOwners;
+    // Remember entries as long as any window can still count them: longest history plus one rule step and the future slack.
+    this.identical.setHorizon(rules.reduce((m, r) => Math.max(m, r.source.rangeMs + r.source.stepMs + FUTURE_SLACK_MS), 0));
     this.dirty.clear();
     this.recorded?.sync(rules.flatMap((r) => (r.recording === undefined ? [] : [r.recording])));
   }
@@ -149,13 +180,18 @@ export class RuleEngine {
     const matched = this.matched;
     const n = this.index.match(ev, matched);
     if (n === 0) return;
+    if (this.identical.isCopy(ev, this.now())) return;
     let stored = false;
     let tooOld = false;
+    let lastRule = -1;
     for (let i = 0; i < n; i++) {
-      const rule = this.rules[matched[i]!]!;
-      rule.matches++;
+      const owner = this.legOwners[matched[i]!]!;
+      const rule = this.rules[owner.rule]!;
+      // Several legs of one rule may match the same line: one match for the rule.
+      if (owner.rule !== lastRule) rule.matches++;
+      lastRule = owner.rule;
       const oldBefore = rule.source.tooOld;
-      if (!rule.source.add(ev, rule.lastT)) {
+      if (!rule.source.add(owner.leg, ev, rule.lastT)) {
         // Not stored: too old, or dropped by the rule's pipeline (label filters …).
         if (rule.source.tooOld > oldBefore) tooOld = true;
         continue;
@@ -183,6 +219,7 @@ export class RuleEngine {
     const batch = [...this.dirty];
     this.dirty.clear();
     for (const [rule, d] of batch) {
+      if (this.pacer?.defer(rule, d) === true) continue;
       // A line stamped slightly ahead of our clock (within the decoder's tolerance) counts at once.
       this.evaluate(rule, Math.max(now, d.maxEventMs), d.causeMs);
     }
@@ -196,17 +233,29 @@ export class RuleEngine {
     // transitions and resolutions are never stamped in the future (Alertmanager
     // reads a resolved alert whose endsAt is ahead as still firing).
     for (const rule of this.rules) this.evaluate(rule, Math.floor(now / rule.source.stepMs) * rule.source.stepMs, undefined);
+    this.identical.sweep(now);
   }
 
   start(): void {
     if (this.timer !== undefined) return;
-    this.timer = setInterval(() => this.tick(), this.opts.tickMs);
+    this.timer = setInterval(() => void this.tickSliced(), this.opts.tickMs);
     this.timer.unref();
+  }
+
+  /** The live timer's tick(): the same evaluations, in slices, so many heavy rules never stall the loop. */
+  private async tickSliced(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    this.flush();
+    const rules = this.rules;
+    const at = (rule: LoadedRule): number => Math.floor(this.now() / rule.source.stepMs) * rule.source.stepMs;
+    await runSliced(rules, (rule) => this.evaluate(rule, at(rule), undefined), TICK_SLICE_MS, () => this.rules === rules).finally(() => (this.ticking = false));
   }
 
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.pacer?.stop();
     this.flush();
   }
 
@@ -216,7 +265,7 @@ export class RuleEngine {
     const t = T * rule.source.stepMs;
     const started = performance.now();
     try {
-      const samples = resultSamples(evaluateExpr(rule.def.expr, rule.source, T));
+      const samples = resultSamples(rule.source.evaluate(T));
       if (rule.alerting !== undefined) rule.alerting.eval(t, samples, rule.group.limit, (c) => this.emit(c), causeMs, Math.min(t, this.now()));
       else rule.recording!.eval(samples, rule.group.limit);
       rule.health = 'ok';
@@ -233,6 +282,7 @@ export class RuleEngine {
     }
     rule.lastEvaluationMs = t;
     rule.evaluationSeconds = (performance.now() - started) / 1000;
+    this.pacer?.record(rule, rule.evaluationSeconds * 1000);
     this.evalHistogram?.observe(rule.evaluationSeconds);
   }
 
@@ -254,9 +304,8 @@ export class RuleEngine {
       savedAtMs: this.now(),
       rules: this.rules.map((r) => ({
         identity: ruleIdentity(r.def),
-        stepMs: r.source.stepMs,
+        ...legsSnapshot(r.source),
         lastT: Number.isFinite(r.lastT) ? r.lastT : null,
-        series: r.source.snapshot(),
         alerts: r.alerting?.alerts().map((a) => ({ ...a })) ?? [],
       })),
     };
@@ -273,8 +322,7 @@ export class RuleEngine {
     let restored = 0;
     for (const rule of this.rules) {
       const s = byIdentity.get(ruleIdentity(rule.def));
-      if (s === undefined || s.stepMs !== rule.source.stepMs) continue;
-      rule.source.restore(s.series);
+      if (s === undefined || !rule.source.restore(legsOf(s))) continue;
       if (s.lastT !== null) rule.lastT = Math.max(rule.lastT, s.lastT);
       if (rule.alerting !== undefined) {
         rule.alerting.restoreAlerts(s.alerts);
@@ -339,6 +387,34 @@ export class RuleEngine {
         for (const r of engine.rules) this.set({ rule_group: r.group.name, rule: r.def.name }, r.source.seriesCount);
       },
     });
+    new Gauge({
+      name: `${METRIC_PREFIX}rule_window_bytes`,
+      help: 'Memory held by a rule\'s sliding windows (all its range aggregations, offset history included).',
+      labelNames: ['rule_group', 'rule'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of engine.rules) this.set({ rule_group: r.group.name, rule: r.def.name }, r.source.memoryBytes);
+      },
+    });
+    new TotalsCounter(registry, {
+      name: `${METRIC_PREFIX}identical_entries_dropped_total`,
+      help: 'Matching lines dropped as identical to one already counted (same stream, nanosecond and line), as Loki stores them once.',
+      totals: () => [[{}, engine.identical.dropped]],
+    });
+    new TotalsCounter(registry, {
+      name: `${METRIC_PREFIX}identical_entries_untracked_total`,
+      help: 'Matching lines not remembered for identical-entry detection because the cap was reached (a later copy of them would count twice).',
+      totals: () => [[{}, engine.identical.untracked]],
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}identical_entries_tracked`,
+      help: 'Recent matching entries remembered to recognise identical copies (bounded by the longest rule history).',
+      registers: [registry],
+      collect() {
+        this.set(engine.identical.size);
+      },
+    });
     new TotalsCounter(registry, {
       name: `${METRIC_PREFIX}rule_unwrap_samples_dropped_total`,
       help: `Unwrapped samples refused because their series already held ${MAX_SAMPLES_PER_SERIES} (quantile/stdvar/stddev/rate_counter keep every sample in the range).`,
@@ -357,10 +433,22 @@ export class RuleEngine {
       totals: () => [[{}, engine.eventsTooOld]],
     });
     this.recorded = new RecordedMetrics(registry);
+    this.seriesBudget.registerMetrics(registry);
   }
 }
 
 function ruleIdentity(def: RuleDef): string {
   const extra = def.kind === 'alert' ? [def.forMs, def.keepFiringForMs, def.annotations] : [];
   return JSON.stringify([def.kind, def.file, def.group, def.name, def.exprText, def.labels, ...extra]);
+}
+
+/** State-file form of a rule's legs: leg 0 in the original fields, further legs in `legs`. */
+function legsSnapshot(legs: RuleLegs): Pick<RuleStateSnapshot, 'stepMs' | 'series' | 'legs'> {
+  const all = legs.snapshot();
+  const first = all[0] ?? { stepMs: legs.stepMs, series: [] };
+  return { stepMs: first.stepMs, series: first.series, ...(all.length > 1 ? { legs: all.slice(1) } : {}) };
+}
+
+function legsOf(s: RuleStateSnapshot): Array<{ stepMs: number; series: RuleStateSnapshot['series'] }> {
+  return [{ stepMs: s.stepMs, series: s.series }, ...(s.legs ?? [])];
 }

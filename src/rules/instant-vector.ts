@@ -1,7 +1,11 @@
 /**
- * Instant-vector arithmetic with PromQL/LogQL semantics: vector aggregations
- * (sum, count, min, max, avg with by/without) and binary operations where one
- * side is a scalar (comparison filters or, with `bool`, yields 0/1).
+ * Instant vectors with Loki's arithmetic: vector aggregations and operations
+ * between a vector and a literal. Vector-vector operations (matching) are in
+ * vector-match.ts.
+ *
+ * Where Loki and PromQL differ, Loki wins (pkg/logql/syntax/ast.go MergeBinOp):
+ * x / 0 and x % 0 are NaN (not ±Inf), and a filtering comparison keeps the
+ * vector's value whichever side the literal is on.
  */
 import type { ArithOp, CompareOp, Grouping, VectorAggOp } from '../logql/ast.js';
 
@@ -25,68 +29,182 @@ function groupLabels(labels: Readonly<Record<string, string>>, grouping: Groupin
   return out;
 }
 
-function keyOf(labels: Readonly<Record<string, string>>): string {
+/** Canonical key of a label set (names sorted). */
+export function keyOf(labels: Readonly<Record<string, string>>): string {
   const names = Object.keys(labels).sort();
   let k = '';
-  for (const n of names) k += `${n}\u0000${labels[n]}\u0001`;
+  for (const n of names) if (labels[n] !== '') k += `${n}\u0000${labels[n]}\u0001`;
   return k;
 }
 
 interface Group {
   labels: Readonly<Record<string, string>>;
-  sum: number;
+  value: number;
+  mean: number;
   count: number;
-  min: number;
-  max: number;
+  /** topk/bottomk/sort/sort_desc: the kept samples. */
+  kept: Sample[] | undefined;
 }
 
-export function aggregate(op: VectorAggOp, grouping: Grouping | undefined, samples: readonly Sample[]): Sample[] {
+/**
+ * Go's container/heap over `kept`, with Loki's orderings (pkg/logql/vector.go):
+ * topk keeps a min-heap by value, bottomk a max-heap; NaN always sorts first,
+ * so it is the first to be pushed out. Same algorithm as Go so that ties
+ * resolve the same way for the same input order.
+ */
+function heapLess(a: Sample, b: Sample, reverse: boolean): boolean {
+  if (Number.isNaN(a.value)) return true;
+  return reverse ? a.value > b.value : a.value < b.value;
+}
+
+function heapUp(h: Sample[], j: number, reverse: boolean): void {
+  while (j > 0) {
+    const i = (j - 1) >> 1;
+    if (i === j || !heapLess(h[j]!, h[i]!, reverse)) break;
+    [h[i], h[j]] = [h[j]!, h[i]!];
+    j = i;
+  }
+}
+
+function heapDown(h: Sample[], i0: number, n: number, reverse: boolean): void {
+  let i = i0;
+  for (;;) {
+    const j1 = 2 * i + 1;
+    if (j1 >= n) break;
+    let j = j1;
+    const j2 = j1 + 1;
+    if (j2 < n && heapLess(h[j2]!, h[j1]!, reverse)) j = j2;
+    if (!heapLess(h[j]!, h[i]!, reverse)) break;
+    [h[i], h[j]] = [h[j]!, h[i]!];
+    i = j;
+  }
+}
+
+function heapPush(h: Sample[], s: Sample, reverse: boolean): void {
+  h.push(s);
+  heapUp(h, h.length - 1, reverse);
+}
+
+function heapPop(h: Sample[], reverse: boolean): void {
+  const n = h.length - 1;
+  [h[0], h[n]] = [h[n]!, h[0]!];
+  heapDown(h, 0, n, reverse);
+  h.pop();
+}
+
+/**
+ * A vector aggregation with Loki's algorithms (pkg/logql/evaluator.go
+ * VectorAggEvaluator): running mean for avg (with its infinity guards),
+ * Welford for stddev/stdvar, a bounded heap for topk/bottomk. `param` is k.
+ */
+export function aggregate(op: VectorAggOp, grouping: Grouping | undefined, samples: readonly Sample[], param = 0): Sample[] {
   if (samples.length === 0) return [];
   const groups = new Map<string, Group>();
+  const heapOp = op === 'topk' || op === 'bottomk' || op === 'sort' || op === 'sort_desc';
+  // topk and sort_desc keep a min-heap (lowest on top); bottomk and sort a max-heap.
+  const reverse = op === 'bottomk' || op === 'sort';
   for (const s of samples) {
     const labels = groupLabels(s.labels, grouping);
     const key = grouping === undefined ? '' : keyOf(labels);
-    let g = groups.get(key);
+    const g = groups.get(key);
     if (g === undefined) {
-      g = { labels, sum: 0, count: 0, min: Infinity, max: -Infinity };
-      groups.set(key, g);
+      const ng: Group = { labels, value: s.value, mean: s.value, count: 1, kept: undefined };
+      if (op === 'stddev' || op === 'stdvar') ng.value = 0;
+      if (heapOp) ng.kept = [s];
+      groups.set(key, ng);
+      continue;
     }
-    g.sum += s.value;
-    g.count++;
-    if (s.value < g.min || Number.isNaN(g.min)) g.min = s.value;
-    if (s.value > g.max || Number.isNaN(g.max)) g.max = s.value;
+    switch (op) {
+      case 'sum':
+        g.value += s.value;
+        break;
+      case 'avg':
+        g.count++;
+        if (!Number.isFinite(g.mean) && !Number.isNaN(g.mean)) {
+          // An infinite mean stays put unless the sample is the opposite infinity or NaN.
+          if (!Number.isFinite(s.value) && !Number.isNaN(s.value) && g.mean > 0 === s.value > 0) break;
+          if (Number.isFinite(s.value)) break;
+        }
+        g.mean += (s.value - g.mean) / g.count;
+        break;
+      case 'max':
+        if (g.value < s.value || Number.isNaN(g.value)) g.value = s.value;
+        break;
+      case 'min':
+        if (g.value > s.value || Number.isNaN(g.value)) g.value = s.value;
+        break;
+      case 'count':
+        g.count++;
+        break;
+      case 'stddev':
+      case 'stdvar': {
+        g.count++;
+        const delta = s.value - g.mean;
+        g.mean += delta / g.count;
+        g.value += delta * (s.value - g.mean);
+        break;
+      }
+      case 'topk':
+      case 'bottomk': {
+        const h = g.kept!;
+        if (h.length < param || heapLess(h[0]!, s, reverse) || Number.isNaN(h[0]!.value)) {
+          if (h.length === param) heapPop(h, reverse);
+          heapPush(h, s, reverse);
+        }
+        break;
+      }
+      case 'sort':
+      case 'sort_desc':
+        heapPush(g.kept!, s, reverse);
+        break;
+    }
   }
   const out: Sample[] = [];
   for (const g of groups.values()) {
-    let value: number;
     switch (op) {
-      case 'sum':
-        value = g.sum;
+      case 'avg':
+        out.push({ labels: g.labels, value: g.mean });
         break;
       case 'count':
-        value = g.count;
+        out.push({ labels: g.labels, value: g.count });
         break;
-      case 'min':
-        value = g.min;
+      case 'stddev':
+        out.push({ labels: g.labels, value: Math.sqrt(g.value / g.count) });
         break;
-      case 'max':
-        value = g.max;
+      case 'stdvar':
+        out.push({ labels: g.labels, value: g.value / g.count });
         break;
-      case 'avg':
-        value = g.sum / g.count;
+      case 'topk':
+      case 'bottomk':
+      case 'sort':
+      case 'sort_desc': {
+        // Output best first (topk/sort_desc: highest; bottomk/sort: lowest), samples keep their labels.
+        const kept = g.kept!;
+        kept.sort((a, b) => (heapLess(a, b, reverse) ? 1 : heapLess(b, a, reverse) ? -1 : 0));
+        for (const s of kept) out.push(s);
         break;
+      }
+      default:
+        out.push({ labels: g.labels, value: g.value });
     }
-    out.push({ labels: g.labels, value });
   }
   return out;
 }
 
 const COMPARE = new Set<string>(['==', '!=', '>', '<', '>=', '<=']);
 
-export function isComparison(op: ArithOp | CompareOp): op is CompareOp {
+export function isComparison(op: string): op is CompareOp {
   return COMPARE.has(op);
 }
 
+/** Go's math.Pow where it differs from JS `**` (1 ** NaN, (−1) ** ±Inf). */
+export function goPow(x: number, y: number): number {
+  if (y === 0 || x === 1) return 1;
+  if (x === -1 && (y === Infinity || y === -Infinity)) return 1;
+  return x ** y;
+}
+
+/** Loki's arithmetic (MergeBinOp): division and modulo by zero give NaN. */
 export function arith(op: ArithOp, a: number, b: number): number {
   switch (op) {
     case '+':
@@ -96,12 +214,12 @@ export function arith(op: ArithOp, a: number, b: number): number {
     case '*':
       return a * b;
     case '/':
-      return a / b;
+      return b === 0 ? NaN : a / b;
     case '%':
       // Go's math.Mod: result has the sign of the dividend, like JS %.
-      return a % b;
+      return b === 0 ? NaN : a % b;
     case '^':
-      return Math.pow(a, b);
+      return goPow(a, b);
   }
 }
 
@@ -123,9 +241,10 @@ export function compare(op: CompareOp, a: number, b: number): boolean {
 }
 
 /**
- * Binary operation between a vector and a scalar (either side) or two scalars.
- * Comparisons without `bool` filter and keep the vector element's value even
- * when the scalar is on the left, as Prometheus does.
+ * Binary operation between a vector and a literal (either side) or two
+ * scalars. The literal is applied to every sample (Loki's
+ * LiteralStepEvaluator); a filtering comparison keeps the vector sample's
+ * value on either side (MergeBinOp with swap, loki#10741): `0 < v` keeps v.
  */
 export function binary(op: ArithOp | CompareOp, returnBool: boolean, lhs: Value, rhs: Value): Value {
   if (lhs.kind === 'scalar' && rhs.kind === 'scalar') {

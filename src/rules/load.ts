@@ -25,6 +25,7 @@ import { parseDuration } from '../config/duration.js';
 import type { Expr } from '../logql/ast.js';
 import { LogQLError } from '../logql/ast.js';
 import { parseExpr } from '../logql/parse.js';
+import { checkEvaluable } from './rule-legs.js';
 import {
   RuleLoadError,
   RuleLoadErrors,
@@ -43,7 +44,12 @@ export { RuleLoadError, RuleLoadErrors };
 export interface LoadOptions {
   /** `error`: valid LogQL this engine cannot run fails the load. `skip`: leave such rules out and list them. */
   unsupported: 'error' | 'skip';
+  /** Larger rule files are refused unread (rules.max_file_size; default DEFAULT_MAX_RULE_FILE_BYTES). */
+  maxFileBytes?: number;
 }
+
+/** A homelab's rule files are kilobytes; a huge one is a mistake or garbage, and parsing it would stall the loop. */
+export const DEFAULT_MAX_RULE_FILE_BYTES = 1024 * 1024;
 
 /** What one file yields: its groups, the rules skipped, and every error found. */
 export interface RuleFileResult {
@@ -180,6 +186,11 @@ export async function listRuleFiles(paths: readonly string[]): Promise<{ files: 
 export async function loadRuleFile(file: string, opts: LoadOptions): Promise<RuleFileResult> {
   let text: string;
   try {
+    const max = opts.maxFileBytes ?? DEFAULT_MAX_RULE_FILE_BYTES;
+    const size = (await stat(file)).size;
+    if (max > 0 && size > max) {
+      return { file, groups: [], skipped: [], errors: [new RuleLoadError({ file, reason: `file is ${size} bytes, more than rules.max_file_size (${max} bytes)` })] };
+    }
     text = await readFile(file, 'utf8');
   } catch (e) {
     return { file, groups: [], skipped: [], errors: [new RuleLoadError({ file, reason: fsReason(e) })] };
@@ -420,6 +431,7 @@ class RuleFileParser {
     } else if (exprText !== undefined) {
       try {
         expr = parseExpr(exprText);
+        checkEvaluable(expr); // every range on an exact evaluation grid (rule-legs.ts)
       } catch (e) {
         if (!(e instanceof LogQLError)) throw e;
         const msg = e.message.replace(/^\d+:\d+: /, '');

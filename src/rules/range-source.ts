@@ -18,7 +18,8 @@ import { ERROR_LABEL, LabelsBuilder, PRESERVE_ERROR_LABEL } from '../logql/stage
 import { parserHintsFor } from '../logql/stages/parser-hints.js';
 import type { Stage } from '../logql/stages/stage.js';
 import type { Sample } from './instant-vector.js';
-import { SlidingWindow, gridStepFor } from './sliding-window.js';
+import { SlidingWindow, bucketOf, gridStepForOffset } from './sliding-window.js';
+import type { RuleSeriesBudget } from './series-budget.js';
 import { UnwrapWindow, type WindowSummary } from './unwrap-window.js';
 import { labelsKey, type LogEvent } from '../log-event.js';
 
@@ -70,7 +71,11 @@ export class RangeSource {
   readonly fn: RangeFn;
   readonly rangeMs: number;
   readonly stepMs: number;
+  /** Buckets of history kept: (range + offset) / step. */
   readonly slots: number;
+  /** `offset` in buckets, and the range in buckets (slots = offsetSlots + rangeSlots). */
+  private readonly offsetSlots: number;
+  private readonly rangeSlots: number;
   private readonly trackBytes: boolean;
   private readonly series = new Map<string, Series>();
   private readonly unwrapSeries = new Map<string, UnwrapSeries>();
@@ -107,11 +112,19 @@ export class RangeSource {
   constructor(
     readonly expr: RangeAggExpr,
     pushedGrouping?: Grouping,
+    /** Bounds on new series of any rule (rules.max_series_per_rule, rules.max_window_memory); none: unbounded. */
+    private readonly budget?: RuleSeriesBudget,
   ) {
     this.fn = expr.fn;
     this.rangeMs = expr.rangeMs;
-    this.stepMs = gridStepFor(expr.rangeMs);
-    this.slots = expr.rangeMs / this.stepMs;
+    const offsetMs = expr.offsetMs ?? 0;
+    const step = gridStepForOffset(expr.rangeMs, offsetMs);
+    // checkEvaluable (rules/rule-legs.ts) refuses such rules at load time.
+    if (step === undefined) throw new Error(`no evaluation grid for range ${expr.rangeMs}ms with offset ${offsetMs}ms`);
+    this.stepMs = step;
+    this.rangeSlots = expr.rangeMs / step;
+    this.offsetSlots = offsetMs / step;
+    this.slots = this.rangeSlots + this.offsetSlots;
     this.trackBytes = expr.fn === 'bytes_over_time' || expr.fn === 'bytes_rate';
     this.absentLabels = absentLabelsOf(expr.selector.matchers);
     // Long ranges have more buckets per series, so fewer series fit the same memory.
@@ -169,7 +182,8 @@ export class RangeSource {
     let s = this.unwrapSeries.get(key);
     if (s === undefined) {
       if (this.atSeriesLimit(ev)) return false;
-      s = { labels: Object.freeze(labels), window: new UnwrapWindow(this.slots, this.stepMs, NEEDS_SAMPLES.has(this.fn)) };
+      if (this.budget !== undefined && !this.budget.admit(this.seriesCount)) return false;
+      s = { labels: Object.freeze(labels), window: new UnwrapWindow(this.rangeSlots, this.stepMs, NEEDS_SAMPLES.has(this.fn)) };
       const bucket = s.window.bucketOf(ev.timeMs, ev.timeNsRem);
       if (bucket <= lastT - this.slots) {
         this.tooOld++;
@@ -196,12 +210,12 @@ export class RangeSource {
     let s = this.series.get(key);
     if (s === undefined) {
       if (this.atSeriesLimit(ev)) return false;
-      s = { labels: Object.isFrozen(labels) ? labels : Object.freeze(labels), window: new SlidingWindow(this.slots, this.stepMs, this.trackBytes) };
-      const bucket = s.window.bucketOf(ev.timeMs, ev.timeNsRem);
-      if (bucket <= lastT - this.slots) {
+      if (bucketOf(ev.timeMs, ev.timeNsRem, this.stepMs) <= lastT - this.slots) {
         this.tooOld++;
         return false;
       }
+      if (this.budget !== undefined && !this.budget.admit(this.seriesCount)) return false;
+      s = { labels: Object.isFrozen(labels) ? labels : Object.freeze(labels), window: new SlidingWindow(this.slots, this.stepMs, this.trackBytes, this.budget?.meter) };
       this.series.set(key, s);
     }
     const bucket = s.window.bucketOf(ev.timeMs, ev.timeNsRem);
@@ -216,7 +230,7 @@ export class RangeSource {
       // Let windows that ended free their series, so the rule recovers once the cardinality drops.
       for (const [key, s] of this.series) {
         s.window.query(T, this.scratch);
-        if (s.window.empty) this.series.delete(key);
+        if (s.window.empty) this.forget(key, s);
       }
       for (const [key, s] of this.unwrapSeries) {
         s.window.summary(T, this.summaryScratch);
@@ -228,9 +242,9 @@ export class RangeSource {
     const rangeSec = this.rangeMs / 1000;
     let anyPresent = false;
     for (const [key, s] of this.series) {
-      s.window.query(T, this.scratch);
+      s.window.queryOffset(T, this.offsetSlots, this.rangeSlots, this.scratch);
       if (this.scratch.count === 0) {
-        if (s.window.empty) this.series.delete(key);
+        if (s.window.empty) this.forget(key, s);
         continue;
       }
       anyPresent = true;
@@ -266,8 +280,17 @@ export class RangeSource {
     return out;
   }
 
+  /** Bytes held by the count windows (ring buffers), for memory accounting. */
+  get memoryBytes(): number {
+    let n = 0;
+    for (const s of this.series.values()) n += s.window.memoryBytes;
+    return n;
+  }
+
   /** One unwrapped series' value at T (range_vector.go aggregators), undefined when the range is empty. */
-  private unwrapValue(w: UnwrapWindow, T: number): number | undefined {
+  private unwrapValue(w: UnwrapWindow, evalT: number): number | undefined {
+    // With `offset` the range ends offset ago; the window holds the range only and is read there.
+    const T = evalT - this.offsetSlots;
     const sum = this.summaryScratch;
     const rangeSec = this.rangeMs / 1000;
     if (NEEDS_SAMPLES.has(this.fn)) {
@@ -306,6 +329,20 @@ export class RangeSource {
     }
   }
 
+  /** Free a stream series' window (and its share of the window memory budget). */
+  private forget(key: string, s: Series): void {
+    s.window.release();
+    this.series.delete(key);
+  }
+
+  /** Free every window (the rule is unloaded). */
+  dispose(): void {
+    for (const s of this.series.values()) s.window.release();
+    this.series.clear();
+    this.unwrapSeries.clear();
+    this.budget?.close();
+  }
+
   get seriesCount(): number {
     return this.series.size + this.unwrapSeries.size;
   }
@@ -318,9 +355,10 @@ export class RangeSource {
   restore(series: ReadonlyArray<{ labels: Record<string, string>; key: string; buckets: Array<[number, number, number]> }>): void {
     if (this.unwrap !== undefined) return;
     for (const s of series) {
-      const w = new SlidingWindow(this.slots, this.stepMs, this.trackBytes);
+      const w = new SlidingWindow(this.slots, this.stepMs, this.trackBytes, this.budget?.meter);
       w.restore(s.buckets);
       if (!w.empty) this.series.set(s.key, { labels: Object.freeze({ ...s.labels }), window: w });
+      else w.release();
     }
   }
 }

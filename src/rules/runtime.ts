@@ -2,7 +2,7 @@
  * The rule set's life around the engine: the first load (fatal when bad, like
  * Loki and Prometheus), reloads (a bad one keeps the previous rules), watching
  * the rule files, and the state file (restored before any line arrives, saved
- * periodically and at stop).
+ * within half a second of every alert state change, periodically and at stop).
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -11,7 +11,11 @@ import type { RuleEngine } from './engine.js';
 import { loadRuleSet } from './load.js';
 import { RuleLoadMetrics } from './metrics.js';
 import type { RuleSet } from './rule-file.js';
-import { readStateFile, writeStateFile } from './state-file.js';
+import { readStateFile } from './state-file.js';
+import { StateSaver } from './state-saver.js';
+
+/** Longest time from an alert state change to the state file write that records it. */
+const STATE_WRITE_DELAY_MS = 500;
 import { RuleWatcher } from './watch.js';
 
 export type ReloadResult = { ok: true; rules: number } | { ok: false; error: string };
@@ -29,7 +33,7 @@ export interface RuleRuntimeOptions {
 export class RuleRuntime {
   private readonly metrics: RuleLoadMetrics;
   private watcher: RuleWatcher | undefined;
-  private stateTimer: NodeJS.Timeout | undefined;
+  private saver: StateSaver | undefined;
 
   constructor(private readonly opts: RuleRuntimeOptions) {
     this.metrics = new RuleLoadMetrics(opts.registry);
@@ -66,8 +70,8 @@ export class RuleRuntime {
     } catch (e) {
       logger.warn({ err: (e as Error).message, file: state.file }, 'state file ignored');
     }
-    this.stateTimer = setInterval(() => void this.saveState(), state.intervalMs);
-    this.stateTimer.unref();
+    this.saver = new StateSaver(engine, { file: state.file, delayMs: STATE_WRITE_DELAY_MS, intervalMs: state.intervalMs, logger });
+    this.saver.start();
   }
 
   /** Reload when the rule files change (rules.watch, and only rules loaded from paths). */
@@ -84,12 +88,11 @@ export class RuleRuntime {
   /** Stop the periodic save and save once more; call after the engine stopped. */
   async stop(): Promise<void> {
     this.stopWatching();
-    if (this.stateTimer !== undefined) clearInterval(this.stateTimer);
-    await this.saveState();
+    await this.saver?.stop();
   }
 
   private loadFromPaths(): Promise<RuleSet> {
-    return loadRuleSet(this.opts.rules.paths, { unsupported: this.opts.rules.unsupported });
+    return loadRuleSet(this.opts.rules.paths, { unsupported: this.opts.rules.unsupported, maxFileBytes: this.opts.rules.maxFileBytes });
   }
 
   private apply(set: RuleSet): number {
@@ -97,15 +100,5 @@ export class RuleRuntime {
     this.metrics.loadedOk(set);
     for (const s of set.skipped) this.opts.logger.warn({ file: s.file, group: s.group, rule: s.rule, reason: s.reason }, 'rule skipped (unsupported LogQL)');
     return set.groups.reduce((n, g) => n + g.rules.length, 0);
-  }
-
-  private async saveState(): Promise<void> {
-    const { state, engine, logger } = this.opts;
-    if (state.file === '') return;
-    try {
-      await writeStateFile(state.file, engine.snapshot());
-    } catch (e) {
-      logger.error({ err: (e as Error).message, file: state.file }, 'could not write the state file');
-    }
   }
 }

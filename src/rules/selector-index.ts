@@ -8,6 +8,7 @@ import type { LabelMatcher, LogSelector } from '../logql/ast.js';
 import type { LabelSet, LogEvent } from '../log-event.js';
 import { LineFilterSet } from '../logql/line-filter-set.js';
 import { compileLabelRegex } from '../re2/re2.js';
+import { TwoGenerationMap } from '../two-generation-map.js';
 
 type LabelTest = (labels: Readonly<Record<string, string>>) => boolean;
 
@@ -30,14 +31,17 @@ function compileMatcher(m: LabelMatcher): LabelTest {
   }
 }
 
-/** Bound on cached label sets: beyond it the cache starts over (label sets are few in practice). */
-const MAX_CACHED_SETS = 20_000;
+/**
+ * Bound on cached label sets (two generations of this many): sets in use stay,
+ * one-off sets (a sender inventing label values) leave once unused.
+ */
+const CACHE_GENERATION = 10_000;
 
 export class SelectorIndex {
   private readonly labelTests: LabelTest[][];
   private readonly filters: LineFilterSet;
   private readonly filterIds: number[];
-  private candidates = new Map<LabelSet, number[]>();
+  private readonly candidates = new TwoGenerationMap<LabelSet, number[]>(CACHE_GENERATION);
 
   constructor(selectors: readonly LogSelector[]) {
     this.labelTests = selectors.map((s) => s.matchers.map(compileMatcher));
@@ -56,7 +60,6 @@ export class SelectorIndex {
       for (let j = 0; j < tests.length && ok; j++) ok = tests[j]!(set.labels);
       if (ok) ids.push(this.filterIds[i]!);
     }
-    if (this.candidates.size >= MAX_CACHED_SETS) this.candidates = new Map();
     this.candidates.set(set, ids);
     return ids;
   }

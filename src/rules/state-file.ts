@@ -1,11 +1,13 @@
 /**
  * Restart-safe rule state: windows and alerts are written to a state file
- * (periodically and on SIGTERM) and restored at start, so a restart neither
- * resolves a firing alert nor re-fires it with a new startsAt, and a `for` in
- * progress continues. Written atomically (temp file + rename); a corrupt or
+ * (within a second of every alert state change — see StateSaver —,
+ * periodically, and on SIGTERM) and restored at start, so a restart, even
+ * after kill -9, neither resolves a firing alert nor re-fires it with a new
+ * startsAt, and a `for` in progress continues. Written atomically and
+ * durably (temp file, fsync, rename, fsync of the directory); a corrupt or
  * foreign file is reported and ignored, never fatal.
  */
-import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Alert } from './alert.js';
 
@@ -17,8 +19,16 @@ export interface RuleStateSnapshot {
   identity: string;
   stepMs: number;
   lastT: number | null;
-  series: Array<{ key: string; labels: Record<string, string>; buckets: Array<[number, number, number]> }>;
+  series: SeriesState[];
+  /** Range aggregations after the first (rules with several, issue #14), in expression order. */
+  legs?: Array<{ stepMs: number; series: SeriesState[] }>;
   alerts: Alert[];
+}
+
+export interface SeriesState {
+  key: string;
+  labels: Record<string, string>;
+  buckets: Array<[number, number, number]>;
 }
 
 export interface StateSnapshot {
@@ -43,10 +53,12 @@ export function validateSnapshot(doc: unknown): StateSnapshot {
     if (!isObject(r) || typeof r.identity !== 'string' || typeof r.stepMs !== 'number' || !Array.isArray(r.series) || !Array.isArray(r.alerts)) {
       throw new StateFileError('malformed rule entry in state file');
     }
-    for (const s of r.series as unknown[]) {
-      if (!isObject(s) || typeof s.key !== 'string' || !isObject(s.labels) || !Array.isArray(s.buckets)) throw new StateFileError('malformed series in state file');
-      for (const b of s.buckets as unknown[]) {
-        if (!Array.isArray(b) || b.length !== 3 || !b.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new StateFileError('malformed bucket in state file');
+    validateSeries(r.series as unknown[]);
+    if (r.legs !== undefined) {
+      if (!Array.isArray(r.legs)) throw new StateFileError('malformed legs in state file');
+      for (const l of r.legs as unknown[]) {
+        if (!isObject(l) || typeof l.stepMs !== 'number' || !Array.isArray(l.series)) throw new StateFileError('malformed leg in state file');
+        validateSeries(l.series as unknown[]);
       }
     }
     for (const a of r.alerts as unknown[]) {
@@ -56,6 +68,15 @@ export function validateSnapshot(doc: unknown): StateSnapshot {
     }
   }
   return doc as unknown as StateSnapshot;
+}
+
+function validateSeries(series: unknown[]): void {
+  for (const s of series) {
+    if (!isObject(s) || typeof s.key !== 'string' || !isObject(s.labels) || !Array.isArray(s.buckets)) throw new StateFileError('malformed series in state file');
+    for (const b of s.buckets as unknown[]) {
+      if (!Array.isArray(b) || b.length !== 3 || !b.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new StateFileError('malformed bucket in state file');
+    }
+  }
 }
 
 export async function readStateFile(path: string): Promise<StateSnapshot | undefined> {
@@ -78,7 +99,26 @@ export async function readStateFile(path: string): Promise<StateSnapshot | undef
 export async function writeStateFile(path: string, snapshot: StateSnapshot): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify(snapshot));
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(JSON.stringify(snapshot));
+    // On disk before the rename names it: a power cut must not leave an empty file under the real name.
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fh.close();
   // rename is atomic: a crash leaves either the old or the new file, never half of one.
   await rename(tmp, path);
+  // And the rename itself durable (the directory entry).
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename is still atomic.
+  } finally {
+    await dir.close();
+  }
 }

@@ -24,6 +24,9 @@ export type TimeFallback = 'missing' | 'invalid' | 'future';
 
 export type DecodeResult = LogEvent | RejectReason;
 
+/** Streams looked up without interning; past it the lookup starts over. */
+const MAX_CACHED_STREAMS = 10_000;
+
 /** Fields that are never structured metadata: they are the line, the time or labels. */
 const CORE_FIELDS = new Set(['msg', 'talos-time', 'talos-level', 'talos-service']);
 
@@ -103,7 +106,13 @@ export class TalosDecoder {
       const hit = this.byHost.get(host)?.get(service)?.get(level);
       if (hit !== undefined) return hit;
       const set = this.newStream(host, service, level, r);
-      if (this.byHostCount < 50_000) {
+      // Bounded by starting over (streams in use come back at once through the
+      // interned LabelSetCache), so invented label values leave no memory behind.
+      if (this.byHostCount >= MAX_CACHED_STREAMS) {
+        this.byHost.clear();
+        this.byHostCount = 0;
+      }
+      {
         let byService = this.byHost.get(host);
         if (byService === undefined) this.byHost.set(host, (byService = new Map()));
         let byLevel = byService.get(service);
@@ -120,7 +129,8 @@ export class TalosDecoder {
     if (set === undefined) {
       set = this.newStream(host, service, level, r);
       // Bounded: a sender inventing label values cannot grow this map forever.
-      if (this.streams.size < 50_000) this.streams.set(key, set);
+      if (this.streams.size >= MAX_CACHED_STREAMS) this.streams.clear();
+      this.streams.set(key, set);
     }
     return set;
   }

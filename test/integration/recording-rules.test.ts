@@ -19,7 +19,7 @@ const RULES = `groups:
         expr: sum by (host) (count_over_time({job="talos-kernel", level="error"}[5m]))
         labels: { source: talos }
       - alert: UsesOffset
-        expr: sum(count_over_time({job="talos-kernel"} |= "error" [5m] offset 1h)) > 0
+        expr: sum(count_over_time({job="talos-kernel"} |= "error" [5m] offset -1h)) > 0
 `;
 
 describe('recording rules and unsupported LogQL', () => {

@@ -89,6 +89,52 @@ describe('restart-safe alert state', () => {
     expect(await second.exited).toBe(0);
   });
 
+  it('keeps a firing alert across kill -9 a moment after it fired: restored, re-sent with its startsAt, never resolved', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tas-state-'));
+    const rules = join(dir, 'rules.yaml');
+    writeFileSync(
+      rules,
+      `groups:
+  - name: g
+    rules:
+      - alert: CrashProbe
+        expr: sum(count_over_time({job="talos-kernel"} |= "crash probe" [5m])) > 0
+`,
+    );
+    const [port, httpPort] = [await freePort(), await freePort()];
+    const args = ['--rules', rules, '--listen', `127.0.0.1:${port}`, '--http-listen', `127.0.0.1:${httpPort}`, '--alertmanager-url', proxy.url, '--state-file', join(dir, 'state.json')];
+    const first = startProcess(args);
+    procs.push(first);
+    await until(first.out, (o) => o.includes('ready'), 15_000);
+    await sendLines(port, [kernelRecord('crash probe: disk gone')]);
+    const fired = await until(() => am.alerts(), (a) => a.some((x) => x.labels.alertname === 'CrashProbe'), 10_000);
+    const startsAt = fired.find((x) => x.labels.alertname === 'CrashProbe')!.startsAt;
+    // Well inside the old 30 s save interval, after the ≤ 0.5 s change-triggered write.
+    await new Promise((r) => setTimeout(r, 1500));
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const postsBefore = proxy.posts.length;
+    const second = startProcess(args);
+    procs.push(second);
+    await until(second.out, (o) => o.includes('ready'), 15_000);
+    expect(second.out()).toContain('rule state restored');
+    const api = (await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/alerts`)).json()) as { data: { alerts: Array<{ labels: { alertname: string }; state: string }> } };
+    expect(api.data.alerts.map((a) => `${a.labels.alertname}=${a.state}`)).toEqual(['CrashProbe=firing']);
+    const after = await proxy.waitFor((p) => p.slice(postsBefore).some((x) => x.alerts.some((a) => a.labels.alertname === 'CrashProbe')), 10_000);
+    const resent = after.slice(postsBefore).flatMap((p) => p.alerts).find((a) => a.labels.alertname === 'CrashProbe')!;
+    expect(resent.startsAt).toBe(startsAt);
+    // Watch a while: nothing ever tells Alertmanager it resolved.
+    await new Promise((r) => setTimeout(r, 3000));
+    const resolvedPosts = proxy.posts.filter((p) => p.alerts.some((a) => a.labels.alertname === 'CrashProbe' && a.endsAt !== undefined && Date.parse(a.endsAt) <= p.atMs));
+    expect(resolvedPosts).toEqual([]);
+    const amNow = (await am.alerts()).find((a) => a.labels.alertname === 'CrashProbe')!;
+    expect(amNow.startsAt).toBe(startsAt);
+    expect(Date.parse(amNow.endsAt)).toBeGreaterThan(Date.now() + 60_000);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
   it('ignores a corrupt or foreign state file and starts anyway', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tas-state-'));
     const state = join(dir, 'state.json');

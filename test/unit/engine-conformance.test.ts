@@ -83,7 +83,7 @@ describe('LogQL semantics', () => {
   });
 
   it('sum without (level) drops only that label; count, min, max, avg aggregate across streams', () => {
-    const lines = [ev(T0, 'x', { host: 'n1', level: 'info' }), ev(T0, 'x', { host: 'n1', level: 'warn' }), ev(T0, 'x', { host: 'n2', level: 'info' }), ev(T0, 'x', { host: 'n2', level: 'info' })];
+    const lines = [ev(T0, 'x', { host: 'n1', level: 'info' }), ev(T0, 'x', { host: 'n1', level: 'warn' }), ev(T0, 'x', { host: 'n2', level: 'info' }), ev(T0, 'y', { host: 'n2', level: 'info' })];
     const at = T0 + S;
     const value = (expr: string) => {
       const sim = new Simulation(oneRule(expr), T0);

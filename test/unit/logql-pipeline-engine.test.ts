@@ -8,8 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseExpr } from '../../src/logql/parse.js';
 import { LogQLError } from '../../src/logql/ast.js';
-import { evaluateExpr, extractorGrouping, rangeLeafOf, resultSamples } from '../../src/rules/expr-eval.js';
+import { extractorGrouping, rangeLeafOf, resultSamples } from '../../src/rules/expr-eval.js';
 import { RangeSource } from '../../src/rules/range-source.js';
+import { RuleLegs } from '../../src/rules/rule-legs.js';
 import { LabelSetCache, type LogEvent } from '../../src/log-event.js';
 import { T0, alertSet, oneRule, runTimeline } from '../helpers/timeline.js';
 import { Simulation } from '../../src/rules/simulate.js';
@@ -25,10 +26,10 @@ function ev(atMs: number, line: string, stream: Record<string, string> = { job: 
 /** The expression's result at instant `atMs` over `events`, as sorted "labels value" strings. */
 function evalAt(query: string, events: LogEvent[], atMs: number): string[] {
   const expr = parseExpr(query);
-  const src = new RangeSource(rangeLeafOf(expr), extractorGrouping(expr));
-  for (const e of events) src.add(e, -Infinity);
-  const T = src.gridAtOrAfter(atMs);
-  return resultSamples(evaluateExpr(expr, src, T))
+  const legs = new RuleLegs(expr);
+  for (const e of events) legs.sources.forEach((_, i) => legs.add(i, e, -Infinity));
+  const T = legs.gridAtOrAfter(atMs);
+  return resultSamples(legs.evaluate(T))
     .map((s) => `${Object.keys(s.labels).sort().map((k) => `${k}=${s.labels[k]}`).join(',')} ${s.value}`)
     .sort();
 }

@@ -92,6 +92,32 @@ describe('SlidingWindow', () => {
     expect(w.empty).toBe(true);
   });
 
+  it('holds only buckets that have lines, gives memory back when a busy stream goes quiet, and reports it to its meter', () => {
+    const meter = { bytes: 0 };
+    const w = new SlidingWindow(300, 1000, true, meter);
+    const t0 = 1_700_000_000_000;
+    w.add(w.bucketOf(t0, 0), 10, -Infinity);
+    const one = meter.bytes;
+    expect(one).toBe(w.memoryBytes);
+    expect(one).toBeLessThan(300);
+    // A line every second for 5 minutes: at most the old ring's size.
+    for (let i = 1; i < 300; i++) w.add(w.bucketOf(t0 + i * 1000, 0), 10, -Infinity);
+    const busy = meter.bytes;
+    expect(busy).toBeGreaterThan(one);
+    expect(busy).toBeLessThanOrEqual(200 + 3 * 8 * 615);
+    // Quiet: one line, four minutes later; the old buckets leave and the buffer shrinks.
+    const late = t0 + 299_000 + 240_000;
+    w.add(w.bucketOf(late, 0), 10, -Infinity);
+    const out = { count: 0, bytes: 0 };
+    w.query(Math.ceil(late / 1000), out);
+    expect(out).toEqual({ count: 61, bytes: 610 });
+    w.query(Math.ceil(late / 1000) + 299, out);
+    expect(out).toEqual({ count: 1, bytes: 10 });
+    expect(meter.bytes).toBeLessThan(busy / 8);
+    w.release();
+    expect(meter.bytes).toBe(0);
+  });
+
   it('picks a grid step that divides the range', () => {
     for (const d of [1, 7, 500, 1500, 10_000, 60_000, 300_000, 3_600_000, 86_400_000, 7 * 86_400_000]) {
       const g = gridStepFor(d);

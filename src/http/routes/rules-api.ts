@@ -4,89 +4,97 @@
  * Served at /api/v1/*, /prometheus/api/v1/* (Loki's Prometheus-compatible
  * paths) and /loki/api/v1/rules (JSON unless YAML is asked for, as Loki's
  * ruler API returns YAML; the seed pipes that path into a JSON tool).
+ *
+ * These reads must never slow alerting (issue 16): answers come from
+ * RulesApiAnswers (built once per change, not per request); at most
+ * `maxConcurrentReads` of them are in flight (slow readers included), the
+ * rest get 429 at once; and clients can page: `group_limit` /
+ * `group_next_token` and rule filters as Prometheus (web/api/v1/api.go
+ * rules()), `limit` for alerts.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { Gauge, type Registry } from 'prom-client';
 import { stringify as toYaml } from 'yaml';
-import type { Alert } from '../../rules/alert.js';
-import { AlertState } from '../../rules/alert.js';
-import type { LoadedRule, RuleEngine } from '../../rules/engine.js';
+import { METRIC_PREFIX } from '../../metrics/registry.js';
+import { TotalsCounter } from '../../metrics/totals-counter.js';
+import type { RuleEngine } from '../../rules/engine.js';
+import type { RuleGroupDef } from '../../rules/rule-file.js';
+import { groupJson, RulesApiAnswers, type GroupAnswer } from '../rules-api-answers.js';
+
+export { formatPromValue } from '../rules-api-answers.js';
 
 export interface RulesApiOptions {
   engine: RuleEngine;
+  registry?: Registry;
+  /** Heavy reads (rules, alerts) answered at once; beyond, 429 (http.max_concurrent_api_reads). */
+  maxConcurrentReads?: number;
+  /** Least time between rebuilds caused by alert state changes alone (ms; they are also rationed to 10% of the time). */
+  minRebuildMs?: number;
+  /** Most a cached answer's values may lag (ms). */
+  maxAgeMs?: number;
 }
 
-/** Go's strconv.FormatFloat(v, 'e', -1, 64): Prometheus's value format in this API. */
-export function formatPromValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (!Number.isFinite(v)) return v > 0 ? '+Inf' : '-Inf';
-  const [mant, exp] = v.toExponential().split('e');
-  const e = Number(exp);
-  return `${mant}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+class BadRequest extends Error {}
+
+type Query = Record<string, string | string[] | undefined>;
+
+const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[v.length - 1] : v);
+
+function positiveInt(q: Query, name: string): number | undefined {
+  const v = one(q[name]);
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new BadRequest(`${name} needs to be a positive integer`);
+  return n;
 }
 
-const iso = (ms: number): string => (ms > 0 ? new Date(ms).toISOString() : '0001-01-01T00:00:00Z');
-
-function alertJson(a: Alert) {
-  return {
-    labels: a.labels,
-    annotations: a.annotations,
-    state: a.state,
-    activeAt: iso(a.activeAtMs),
-    value: formatPromValue(a.value),
-    ...(a.state === AlertState.Firing ? { firedAt: iso(a.firedAtMs) } : {}),
-  };
+function bool(q: Query, name: string): boolean {
+  const v = one(q[name]);
+  if (v === undefined || v === '') return false;
+  if (/^(true|1|t|T|TRUE|True)$/.test(v)) return true;
+  if (/^(false|0|f|F|FALSE|False)$/.test(v)) return false;
+  throw new BadRequest(`${name}: invalid boolean "${v}"`);
 }
 
-function ruleJson(r: LoadedRule) {
-  const common = {
-    name: r.def.name,
-    query: r.def.exprText,
-    labels: r.def.labels,
-    health: r.health,
-    lastError: r.lastError || undefined,
-    lastEvaluation: iso(r.lastEvaluationMs),
-    evaluationTime: r.evaluationSeconds,
-  };
-  if (r.alerting === undefined || r.def.kind !== 'alert') return { ...common, type: 'recording' };
-  const alerts = r.alerting.alerts().filter((a) => a.state !== AlertState.Inactive);
-  const state = alerts.some((a) => a.state === AlertState.Firing) ? 'firing' : alerts.length > 0 ? 'pending' : 'inactive';
-  return {
-    state,
-    ...common,
-    duration: r.def.forMs / 1000,
-    keepFiringFor: r.def.keepFiringForMs / 1000,
-    annotations: r.def.annotations,
-    alerts: alerts.map(alertJson),
-    type: 'alerting',
-  };
-}
-
-function groupsJson(engine: RuleEngine, type: string | undefined) {
-  const byGroup = new Map<string, LoadedRule[]>();
-  for (const r of engine.loadedRules()) {
-    const key = `${r.group.file}\u0000${r.group.name}`;
-    byGroup.set(key, [...(byGroup.get(key) ?? []), r]);
+/** The `data` of /api/v1/rules for a request's filters and page. */
+function rulesData(groups: readonly GroupAnswer[], q: Query): string {
+  const type = one(q.type);
+  if (type !== undefined && type !== '' && type !== 'alert' && type !== 'record') throw new BadRequest(`unsupported type "${type}"`);
+  const names = new Set(list(q['rule_name[]']));
+  const groupNames = new Set(list(q['rule_group[]']));
+  const files = new Set(list(q['file[]']));
+  const excludeAlerts = bool(q, 'exclude_alerts');
+  const groupLimit = positiveInt(q, 'group_limit');
+  const nextToken = one(q.group_next_token) ?? '';
+  if (nextToken !== '' && groupLimit === undefined) throw new BadRequest('group_next_token requires group_limit');
+  const filtered = type !== undefined || names.size > 0 || groupNames.size > 0 || files.size > 0;
+  const out: string[] = [];
+  let found = nextToken === '';
+  let next: string | undefined;
+  for (const g of groups) {
+    if (!found) {
+      if (g.token !== nextToken) continue;
+      found = true;
+    }
+    if ((groupNames.size > 0 && !groupNames.has(g.name)) || (files.size > 0 && !files.has(g.file))) continue;
+    const rules = g.rules.filter((r) => (type === undefined || type === '' || r.kind === type) && (names.size === 0 || names.has(r.name)));
+    // Prometheus leaves out groups a filter emptied.
+    if (filtered && rules.length === 0) continue;
+    if (groupLimit !== undefined && out.length === groupLimit) {
+      next = g.token;
+      break;
+    }
+    out.push(groupJson(g, rules, excludeAlerts));
   }
-  return engine.ruleGroups().map((g) => {
-    const rules = (byGroup.get(`${g.file}\u0000${g.name}`) ?? [])
-      .filter((r) => type === undefined || (type === 'alert' ? r.def.kind === 'alert' : r.def.kind === 'record'))
-      .map(ruleJson);
-    return {
-      name: g.name,
-      file: g.file,
-      rules,
-      interval: g.intervalMs / 1000,
-      limit: g.limit,
-      evaluationTime: rules.reduce((s, r) => s + r.evaluationTime, 0),
-      lastEvaluation: rules.reduce((m, r) => (r.lastEvaluation > m ? r.lastEvaluation : m), '0001-01-01T00:00:00Z'),
-    };
-  });
+  if (!found) throw new BadRequest('invalid group_next_token');
+  return `{"groups":[${out.join(',')}]${next === undefined ? '' : `,"groupNextToken":"${next}"`}}`;
 }
 
 /** Loki's ruler API shape: namespace (file) → groups of rule definitions, as YAML. */
-function lokiRulesYaml(engine: RuleEngine): string {
+function lokiRulesYaml(groups: readonly RuleGroupDef[]): string {
   const out: Record<string, unknown[]> = {};
-  for (const g of engine.ruleGroups()) {
+  for (const g of groups) {
     const rules = g.rules.map((d) => {
       const base = d.kind === 'alert' ? { alert: d.name, expr: d.exprText, for: `${d.forMs / 1000}s` } : { record: d.name, expr: d.exprText };
       return { ...base, ...(Object.keys(d.labels).length ? { labels: d.labels } : {}), ...(d.kind === 'alert' && Object.keys(d.annotations).length ? { annotations: d.annotations } : {}) };
@@ -97,13 +105,55 @@ function lokiRulesYaml(engine: RuleEngine): string {
 }
 
 export const rulesApiRoutes: FastifyPluginAsync<RulesApiOptions> = async (app, opts) => {
-  const rules = async (req: { query: unknown }) => {
-    const type = (req.query as { type?: string }).type;
-    return { status: 'success', data: { groups: groupsJson(opts.engine, type === 'alert' || type === 'record' ? type : undefined) } };
+  const answers = new RulesApiAnswers(opts.engine, opts.minRebuildMs ?? 0, opts.maxAgeMs ?? 1000);
+  app.addHook('onClose', async () => answers.close());
+  const maxInFlight = opts.maxConcurrentReads ?? 16;
+  let inFlight = 0;
+  let rejected = 0;
+  let yamlCache: { groups: readonly RuleGroupDef[]; text: string } | undefined;
+
+  /** Runs a heavy read within the concurrency bound; the slot is held until the reply is flushed or dropped. */
+  const heavy = (build: (q: Query) => string | Buffer) => async (req: FastifyRequest, reply: FastifyReply) => {
+    if (inFlight >= maxInFlight) {
+      rejected++;
+      return reply.code(429).header('retry-after', '1').send({ status: 'error', errorType: 'unavailable', error: 'too many concurrent API reads; retry shortly' });
+    }
+    inFlight++;
+    let released = false;
+    const release = (): void => {
+      if (!released) inFlight--;
+      released = true;
+    };
+    reply.raw.once('finish', release);
+    reply.raw.once('close', release);
+    try {
+      const body = build(req.query as Query);
+      return reply.type('application/json; charset=utf-8').send(body);
+    } catch (e) {
+      release();
+      if (!(e instanceof BadRequest)) throw e;
+      return reply.code(400).send({ status: 'error', errorType: 'bad_data', error: e.message });
+    }
   };
-  const alerts = async () => ({
-    status: 'success',
-    data: { alerts: opts.engine.alerts().filter(({ alert }) => alert.state !== AlertState.Inactive).map(({ alert }) => alertJson(alert)) },
+
+  const success = (data: string): string => `{"status":"success","data":${data}}`;
+  // The plain poll (no parameters) is served from one encoded Buffer per build.
+  let plainRules: { groups: readonly GroupAnswer[]; body: Buffer } | undefined;
+  let plainAlerts: { alerts: readonly string[]; body: Buffer } | undefined;
+  const rules = heavy((q) => {
+    const groups = answers.groups();
+    if (Object.keys(q).length > 0) return success(rulesData(groups, q));
+    if (plainRules?.groups !== groups) plainRules = { groups, body: Buffer.from(success(rulesData(groups, q))) };
+    return plainRules.body;
+  });
+  const alerts = heavy((q) => {
+    const limit = positiveInt(q, 'limit');
+    const all = answers.alerts();
+    if (limit === undefined || limit >= all.length) {
+      if (plainAlerts?.alerts !== all) plainAlerts = { alerts: all, body: Buffer.from(success(`{"alerts":[${all.join(',')}]}`)) };
+      return plainAlerts.body;
+    }
+    return success(`{"alerts":[${all.slice(0, limit).join(',')}],"truncated":true,"total":${all.length}}`);
   });
   app.get('/api/v1/rules', rules);
   app.get('/prometheus/api/v1/rules', rules);
@@ -111,7 +161,43 @@ export const rulesApiRoutes: FastifyPluginAsync<RulesApiOptions> = async (app, o
   app.get('/prometheus/api/v1/alerts', alerts);
   app.get('/loki/api/v1/rules', async (req, reply) => {
     const accept = req.headers.accept ?? '';
-    if (/yaml/i.test(accept)) return reply.type('application/yaml').send(lokiRulesYaml(opts.engine));
-    return rules(req);
+    if (!/yaml/i.test(accept)) return rules(req, reply);
+    const groups = opts.engine.ruleGroups();
+    if (yamlCache?.groups !== groups) yamlCache = { groups, text: lokiRulesYaml(groups) };
+    return reply.type('application/yaml').send(yamlCache.text);
   });
+
+  if (opts.registry !== undefined) {
+    new TotalsCounter(opts.registry, {
+      name: `${METRIC_PREFIX}api_answer_builds_total`,
+      help: 'Times the rules or alerts API answer was built (once per alert state change at most, not per request).',
+      labelNames: ['endpoint'],
+      totals: () => [
+        [{ endpoint: 'alerts' }, answers.stats.alerts.builds],
+        [{ endpoint: 'rules' }, answers.stats.rules.builds],
+      ],
+    });
+    new TotalsCounter(opts.registry, {
+      name: `${METRIC_PREFIX}api_answer_build_seconds_total`,
+      help: 'Time spent building rules and alerts API answers.',
+      labelNames: ['endpoint'],
+      totals: () => [
+        [{ endpoint: 'alerts' }, answers.stats.alerts.buildSeconds],
+        [{ endpoint: 'rules' }, answers.stats.rules.buildSeconds],
+      ],
+    });
+    new TotalsCounter(opts.registry, {
+      name: `${METRIC_PREFIX}api_reads_rejected_total`,
+      help: 'Rules/alerts API requests answered 429 because http.max_concurrent_api_reads were in flight.',
+      totals: () => [[{}, rejected]],
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}api_reads_in_flight`,
+      help: 'Rules/alerts API answers being sent (slow readers included).',
+      registers: [opts.registry],
+      collect() {
+        this.set(inFlight);
+      },
+    });
+  }
 };
