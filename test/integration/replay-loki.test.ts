@@ -277,7 +277,7 @@ describe('replay --loki-url on a day of Talos history', () => {
     expect(tooLong.code).toBe(1);
     expect(tooLong.stderr).toContain('the query time range exceeds the limit (query length: 7h0m0s, limit: 6h)');
   }, 120_000);
-  it('backtests a rule with a parser and label filters (one on structured metadata): they stay local, the selector and line filter are pushed down', async () => {
+  it('backtests rules with a parser and label filters (one on structured metadata) and a vector-vector operation: the pipeline stays local, selectors and line filters are pushed down', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tas-replay-pipeline-'));
     const file = join(dir, 'pipeline.yaml');
     writeFileSync(file, `groups:
@@ -285,13 +285,17 @@ describe('replay --loki-url on a day of Talos history', () => {
     rules:
       - alert: NvmeTimeoutsByQueue
         expr: 'sum by (qid) (count_over_time({job="talos-kernel"} |= "nvme" | facility="kern" | regexp "QID (?P<qid>[0-9]+) timeout" | qid=~"[1-9][0-9]*" [5m])) > 0'
+      - alert: NvmeAbortsPerTimeout
+        expr: 'sum(count_over_time({job="talos-kernel"} |= "nvme" [5m])) / sum(count_over_time({job="talos-kernel"} |= "nvme" |~ "timeout, aborting" [5m])) >= 2'
 `);
     const pipelineRules = await loadRuleSet([file], { unsupported: 'error' });
     const client = new LokiQueryClient({ loki: { ...defaultConfig().loki, url: server.url }, minBackoffMs: 5, maxBackoffMs: 20 });
     const fromLoki = await replayFromLoki(client, pipelineRules, { fromMs: T0, toMs: T0 + DAY, chunkMs: 6 * H, limit: 1000 });
     client.close();
-    expect(fromLoki.queries.map((q) => q.logql)).toEqual(['{job="talos-kernel"} |= "nvme"']);
-    const firing = fromLoki.timeline.filter((e) => e.state === 'firing');
+    expect(fromLoki.queries.map((q) => q.logql)).toEqual(['{job="talos-kernel"} |= "nvme"', '{job="talos-kernel"} |= "nvme" |~ "timeout, aborting"']);
+    // Vector-vector division: each timeout is followed by its "Abort status" line.
+    expect(fromLoki.timeline.some((e) => e.alertname === 'NvmeAbortsPerTimeout' && e.state === 'firing')).toBe(true);
+    const firing = fromLoki.timeline.filter((e) => e.state === 'firing' && e.alertname === 'NvmeTimeoutsByQueue');
     expect(firing.length).toBeGreaterThan(0);
     expect(firing.every((e) => /^[1-9][0-9]*$/.test(e.labels.qid ?? ''))).toBe(true);
     expect(fromLoki.timeline).toEqual(replayLines(captureLines, pipelineRules, { host: HOST }).timeline);

@@ -59,12 +59,15 @@ describe('pushdown', () => {
         expr: sum(count_over_time({talos_service="kernel", job="talos-kernel"}[1m])) > 1000
       - alert: Etcd
         expr: sum(count_over_time({talos_service="etcd"} |= "slow" [1m])) > 3
+      - alert: EtcdSlowShare
+        expr: sum(count_over_time({talos_service="etcd"} |= "slow" [5m])) / sum(count_over_time({talos_service="etcd", level="warn"} [5m])) > 0.5
 `);
     const qs = historyQueries(rules);
     expect(qs.map((q) => [q.logql, q.rules])).toEqual([
       ['{job="talos-kernel"} |= "Out of memory"', ['OOM', 'OOMByHost']],
       ['{job="talos-kernel", talos_service="kernel"}', ['AnyKernel', 'Nvme']],
-      ['{talos_service="etcd"} |= "slow"', ['Etcd']],
+      ['{talos_service="etcd"} |= "slow"', ['Etcd', 'EtcdSlowShare']],
+      ['{level="warn", talos_service="etcd"}', ['EtcdSlowShare']],
     ]);
   });
 });
