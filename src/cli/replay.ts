@@ -39,6 +39,7 @@ export function replayLines(lines: readonly string[], rules: RuleSet, opts: { ho
     job: 'talos-kernel',
     lineFormat: 'msg',
     hostNames: {},
+    hostField: 'node-name', // as `run` does by default (Talos extraTags)
     labelFields: [],
     staticLabels: {},
     // A capture is history: never clamp its timestamps to the wall clock.
