@@ -68,10 +68,12 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
     const bus = new EventBus();
     const { resolvedRetentionMs, externalLabels, externalUrl, tickMs } = cfg.rules;
     const seriesLimits = { maxSeriesPerRule: cfg.rules.maxSeriesPerRule, maxWindowBytes: cfg.rules.maxWindowMemoryBytes };
-    const engine = new RuleEngine({ resolvedRetentionMs, externalLabels, externalUrl, tickMs, seriesLimits, registry, logger: logger.child({ component: 'rules' }) });
+    const evidence = cfg.rules.evidence; // evidence (#18)
+    const engine = new RuleEngine({ resolvedRetentionMs, externalLabels, externalUrl, tickMs, seriesLimits, registry, logger: logger.child({ component: 'rules' }), evidence });
     const rules = new RuleRuntime({ rules: cfg.rules, talos: cfg.talos, state: cfg.state, engine, registry, logger, ruleSet: opts.ruleSet });
     await rules.load(); // a bad rule file at start is fatal
-    const notifier = new AlertmanagerNotifier(cfg.alertmanager, cfg.rules, { registry, logger });
+    const evidenceLink = { link: evidence.link, grafanaUrl: externalUrl, lokiUrl: evidence.lokiUrl || cfg.loki.url, datasourceUid: evidence.datasourceUid };
+    const notifier = new AlertmanagerNotifier(cfg.alertmanager, { ...cfg.rules, evidenceLink }, { registry, logger });
     const loki = cfg.loki.url !== '' ? await startLoki(cfg.loki, registry, logger) : undefined;
     if (loki !== undefined) opened.push(() => loki.stop());
     // Structured metadata is built for every line: rules read it (label filters, `by`, unwrap) as Loki 3 does,

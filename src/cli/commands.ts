@@ -96,17 +96,31 @@ and feeds it generated Talos traffic over loopback; exits 0 when an alert fired.
 
 const REPLAY_COMMAND: CommandSpec = {
   name: 'replay',
-  summary: 'backtest rules on a capture',
+  summary: 'backtest rules on a capture or on the history in Loki',
   usage: `talos-alert-sidecar replay [--rules PATH]... [--output text|json] [--host NAME] [--service NAME] [FILE|-]
+       talos-alert-sidecar replay --loki-url URL [--since 24h | --from T [--to T]] [--rules PATH]... [--output text|json]
 
 Replays a capture (Talos json_lines, 'talosctl dmesg' or 'talosctl logs SERVICE'
-output; stdin when FILE is - or absent) through the rules on the capture's own
-clock, and prints the alert timeline.
+output; stdin when FILE is - or absent), or the lines Loki holds for the rules'
+selectors and line filters, through the rules on the history's own clock, and
+prints the alert timeline with the lines that caused each alert.
   --rules PATH                     rule file or directory (repeatable, default ./rules)
   --unsupported-rules error|skip   LogQL the engine cannot run: fail (default) or skip
   --output text|json               timeline format (default text)
   --host NAME                      host label for json_lines (default replay)
   --service NAME                   service of a 'talosctl logs SERVICE' capture
+From Loki (progress on stderr when it is a terminal):
+  --loki-url URL                   Loki base URL (query_range is appended)
+  --config FILE                    take loki.* (URL, tenant, auth, TLS) and rules.* from a config file
+  --tenant ID                      X-Scope-OrgID header
+  --bearer-token-file FILE         bearer token for Loki
+  --basic-auth-user USER           basic-auth user for Loki
+  --basic-auth-password-file FILE  basic-auth password for Loki
+  --since DURATION                 history up to now (default 24h)
+  --from T, --to T                 history from T to T (RFC 3339 or Unix time; --to defaults to now)
+  --limit N                        entries per request (default 5000, Loki's max_entries_limit_per_query)
+  --chunk DURATION                 time per request (default 721h, Loki's max_query_length)
+  --max-retries N                  retries of a request on 429/5xx (default 5)
 `,
   options: {
     rules: { type: 'string', multiple: true },
@@ -114,6 +128,18 @@ clock, and prints the alert timeline.
     output: { type: 'string' },
     host: { type: 'string' },
     service: { type: 'string' },
+    'loki-url': { type: 'string' },
+    config: { type: 'string' },
+    tenant: { type: 'string' },
+    'bearer-token-file': { type: 'string' },
+    'basic-auth-user': { type: 'string' },
+    'basic-auth-password-file': { type: 'string' },
+    since: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    limit: { type: 'string' },
+    chunk: { type: 'string' },
+    'max-retries': { type: 'string' },
   },
   maxPositionals: 1,
 };

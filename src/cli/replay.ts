@@ -1,25 +1,28 @@
 /**
- * `replay`: backtest rules on a capture, on a simulated clock driven by the
- * events' own timestamps. Inputs: Talos json_lines as received, or the text
- * output of `talosctl dmesg` / `talosctl logs SERVICE`. Bad lines are reported
- * with their line numbers; replay never stops at the first one.
+ * `replay`: backtest rules on a simulated clock driven by the events' own
+ * timestamps, and print the alert timeline. Two sources of history:
+ * a capture (Talos json_lines as received, or the text output of
+ * `talosctl dmesg` / `talosctl logs SERVICE`; bad lines are reported with
+ * their line numbers, replay never stops at the first one), or the lines
+ * Loki already holds (`--loki-url`, src/replay/loki-replay.ts).
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { loadConfig } from '../config/load.js';
+import { defaultConfig, type Config } from '../config/schema.js';
+import { parseDuration } from '../config/duration.js';
 import { loadRuleSet } from '../rules/load.js';
-import { Simulation } from '../rules/simulate.js';
-import type { AlertChange } from '../rules/alert.js';
+import type { RuleSet } from '../rules/rule-file.js';
 import { TalosDecoder } from '../talos/decode.js';
 import { captureRecordToTalosJson, detectCaptureFormat, parseTextCapture, type CaptureFormat } from '../talos/text-capture.js';
-import { enumFlag, stringFlag, stringsFlag, type CommandArgs } from './args.js';
+import { LokiQueryClient } from '../replay/loki-query-client.js';
+import { replayFromLoki } from '../replay/loki-replay.js';
+import { ProgressBar } from '../replay/progress.js';
+import { resolveTimeRange } from '../replay/time-range.js';
+import { formatTimelineText, TimelineRecorder, type ReplayEntry } from '../replay/timeline.js';
+import { enumFlag, stringFlag, stringsFlag, UsageError, type CommandArgs } from './args.js';
 
-export interface ReplayEntry {
-  time: string;
-  state: 'pending' | 'firing' | 'resolved';
-  alertname: string;
-  labels: Record<string, string>;
-  value: number;
-}
+export type { ReplayEntry, EvidenceLine } from '../replay/timeline.js';
 
 export interface ReplayResult {
   format: CaptureFormat;
@@ -30,16 +33,13 @@ export interface ReplayResult {
 }
 
 /** Replay a capture's lines through the rules. Pure apart from the rules it was given. */
-export function replayLines(
-  lines: readonly string[],
-  rules: Awaited<ReturnType<typeof loadRuleSet>>,
-  opts: { host?: string; service?: string; tickMs?: number } = {},
-): ReplayResult {
+export function replayLines(lines: readonly string[], rules: RuleSet, opts: { host?: string; service?: string; tickMs?: number } = {}): ReplayResult {
   const format = detectCaptureFormat(lines.slice(0, 20));
   const decoder = new TalosDecoder({
     job: 'talos-kernel',
     lineFormat: 'msg',
     hostNames: {},
+    hostField: 'node-name', // as `run` does by default (Talos extraTags)
     labelFields: [],
     staticLabels: {},
     // A capture is history: never clamp its timestamps to the wall clock.
@@ -47,8 +47,7 @@ export function replayLines(
     metadata: true, // rules read structured metadata as Loki 3 does
   });
   const bad: ReplayResult['bad'] = [];
-  let sim: Simulation | undefined;
-  let events = 0;
+  let rec: TimelineRecorder | undefined;
   let clock = 0;
   const feed = (json: string, host: string, lineNo: number): void => {
     const ev = decoder.decode(json, host, clock);
@@ -56,10 +55,9 @@ export function replayLines(
       bad.push({ lineNo, reason: ev });
       return;
     }
-    sim ??= new Simulation(rules, ev.timeMs, { tickMs: opts.tickMs ?? 1000 });
+    rec ??= new TimelineRecorder(rules, ev.timeMs, { tickMs: opts.tickMs ?? 1000 });
     clock = Math.max(clock, ev.timeMs);
-    sim.ingest(ev);
-    events++;
+    rec.ingest(ev);
   };
   const host = opts.host ?? 'replay';
   if (format === 'json_lines') {
@@ -79,14 +77,8 @@ export function replayLines(
       feed(captureRecordToTalosJson(r.record), r.record.node ?? host, lineNo);
     }
   }
-  sim?.finish();
-  const timeline = (sim?.changes ?? []).filter((c): c is AlertChange & { kind: ReplayEntry['state'] } => c.kind !== 'removed').map(toEntry);
-  return { format, lines: lines.length, events, bad, timeline };
-}
-
-function toEntry(c: AlertChange & { kind: ReplayEntry['state'] }): ReplayEntry {
-  const { alertname = '', ...labels } = c.alert.labels;
-  return { time: new Date(c.atMs).toISOString(), state: c.kind, alertname, labels, value: c.alert.value };
+  rec?.finish();
+  return { format, lines: lines.length, events: rec?.events ?? 0, bad, timeline: rec?.timeline ?? [] };
 }
 
 async function readAll(file: string): Promise<string[]> {
@@ -97,9 +89,106 @@ async function readAll(file: string): Promise<string[]> {
   return lines;
 }
 
+/** The loki.* settings for `--loki-url` mode: the config file's, then the flags. */
+export function lokiSettings(args: CommandArgs): { loki: Config['loki']; rules: Config['rules'] } {
+  const file = stringFlag(args, 'config');
+  const cfg = file === undefined ? defaultConfig() : loadConfig(new Map([['--config', [file]]]));
+  const loki = cfg.loki;
+  const url = stringFlag(args, 'loki-url');
+  if (url !== undefined) loki.url = url;
+  if (loki.url === '') throw new UsageError('no Loki URL: give --loki-url or a --config file with loki.url');
+  const tenant = stringFlag(args, 'tenant');
+  if (tenant !== undefined) loki.tenant = tenant;
+  const token = stringFlag(args, 'bearer-token-file');
+  const user = stringFlag(args, 'basic-auth-user');
+  const passFile = stringFlag(args, 'basic-auth-password-file');
+  if (token !== undefined && (user !== undefined || passFile !== undefined)) throw new UsageError('give either --bearer-token-file or basic auth, not both');
+  if (token !== undefined) {
+    // A flag replaces the config file's credentials of either kind.
+    Object.assign(loki, { bearerTokenFile: token, bearerToken: '', basicAuthUsername: '', basicAuthPassword: '', basicAuthPasswordFile: '' });
+  } else if (user !== undefined || passFile !== undefined) {
+    Object.assign(loki, { bearerTokenFile: '', bearerToken: '', basicAuthUsername: user ?? '', basicAuthPassword: '', basicAuthPasswordFile: passFile ?? '' });
+  }
+  return { loki, rules: cfg.rules };
+}
+
+function positiveInt(args: CommandArgs, name: string, fallback: number): number {
+  const v = stringFlag(args, name);
+  if (v === undefined) return fallback;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`flag --${name}: expected a positive integer, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+function duration(args: CommandArgs, name: string, fallback: number): number {
+  const v = stringFlag(args, name);
+  if (v === undefined) return fallback;
+  let ms: number;
+  try {
+    ms = parseDuration(v);
+  } catch (e) {
+    throw new UsageError(`flag --${name}: ${(e as Error).message}`);
+  }
+  if (ms <= 0) throw new UsageError(`flag --${name}: must be positive`);
+  return ms;
+}
+
+/** Loki's max_query_length default (30d1h): the longest chunk a default Loki accepts. */
+const DEFAULT_CHUNK_MS = 721 * 3600_000;
+
+async function replayLokiCommand(args: CommandArgs, output: 'text' | 'json'): Promise<number> {
+  if (args.positionals.length > 0) throw new UsageError('a capture FILE and --loki-url exclude each other');
+  const { loki, rules: rulesCfg } = lokiSettings(args);
+  const paths = stringsFlag(args, 'rules') ?? (stringFlag(args, 'config') !== undefined ? rulesCfg.paths : ['./rules']);
+  const unsupported = enumFlag(args, 'unsupported-rules', ['error', 'skip'], rulesCfg.unsupported);
+  let range;
+  try {
+    range = resolveTimeRange({ since: stringFlag(args, 'since') ?? (stringFlag(args, 'from') === undefined ? '24h' : undefined), from: stringFlag(args, 'from'), to: stringFlag(args, 'to') }, Date.now());
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const limit = positiveInt(args, 'limit', 5000);
+  const chunkMs = duration(args, 'chunk', DEFAULT_CHUNK_MS);
+  const rules = await loadRuleSet(paths, { unsupported });
+  const client = new LokiQueryClient({ loki, timeoutMs: Math.max(loki.timeoutMs, 60_000), minBackoffMs: loki.minBackoffMs, maxBackoffMs: loki.maxBackoffMs, maxRetries: positiveInt(args, 'max-retries', 5) });
+  const bar = new ProgressBar(process.stderr, range.fromMs, range.toMs);
+  try {
+    const r = await replayFromLoki(client, rules, {
+      ...range, limit, chunkMs, tickMs: rulesCfg.tickMs,
+      onPage: (n) => bar.fetched(n),
+      onChunk: (t) => bar.covered(t),
+    });
+    bar.done();
+    const from = new Date(range.fromMs).toISOString();
+    const to = new Date(range.toMs).toISOString();
+    if (output === 'json') {
+      process.stdout.write(`${JSON.stringify({
+        source: 'loki', from, to,
+        queries: r.queries.map((q) => ({ logql: q.logql, rules: q.rules })),
+        requests: r.stats.requests, fetched: r.stats.fetched, duplicates: r.stats.duplicates, events: r.events,
+        timeline: r.timeline,
+      }, null, 2)}\n`);
+    } else {
+      process.stdout.write(`# ${r.events} lines from ${client.endpoint}, ${from} .. ${to}, ${r.stats.requests} requests, ${r.timeline.length} alert changes\n`);
+      for (const q of r.queries) process.stdout.write(`# query ${q.logql}  (${q.rules.join(', ')})\n`);
+      process.stdout.write(formatTimelineText(r.timeline));
+    }
+    return 0;
+  } catch (e) {
+    bar.done();
+    process.stderr.write(`replay: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}
+
 export async function replayCommand(args: CommandArgs): Promise<number> {
-  const paths = stringsFlag(args, 'rules') ?? ['./rules'];
   const output = enumFlag(args, 'output', ['text', 'json'], 'text');
+  if (stringFlag(args, 'loki-url') !== undefined || stringFlag(args, 'config') !== undefined) return replayLokiCommand(args, output);
+  for (const f of ['since', 'from', 'to', 'tenant', 'limit', 'chunk']) {
+    if (stringFlag(args, f) !== undefined) throw new UsageError(`flag --${f} needs --loki-url (or --config with loki.url)`);
+  }
+  const paths = stringsFlag(args, 'rules') ?? ['./rules'];
   const rules = await loadRuleSet(paths, { unsupported: enumFlag(args, 'unsupported-rules', ['error', 'skip'], 'error') });
   const result = replayLines(await readAll(args.positionals[0] ?? '-'), rules, {
     host: stringFlag(args, 'host'),
@@ -110,10 +199,7 @@ export async function replayCommand(args: CommandArgs): Promise<number> {
     process.stdout.write(`${JSON.stringify({ format: result.format, events: result.events, badLines: result.bad.length, timeline: result.timeline }, null, 2)}\n`);
   } else {
     process.stdout.write(`# ${result.events} events from ${result.format}, ${result.bad.length} bad lines, ${result.timeline.length} alert changes\n`);
-    for (const e of result.timeline) {
-      const labels = Object.entries(e.labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ');
-      process.stdout.write(`${e.time}  ${e.state.padEnd(8)} ${e.alertname} {${labels}} value=${e.value}\n`);
-    }
+    process.stdout.write(formatTimelineText(result.timeline));
   }
   return 0;
 }

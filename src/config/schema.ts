@@ -60,6 +60,15 @@ export interface Config {
     maxSeriesPerRule: number;
     maxWindowMemoryBytes: number;
     maxFileBytes: number;
+    /** Issue #18: the log lines behind each alert and the link to them. */
+    evidence: {
+      maxLines: number;
+      maxLineBytes: number;
+      annotation: string;
+      link: 'ruler' | 'explore' | 'loki';
+      lokiUrl: string;
+      datasourceUid: string;
+    };
   };
   alertmanager: HttpClientAuth & {
     urls: string[];
@@ -168,6 +177,7 @@ export function defaultConfig(): Config {
       maxSeriesPerRule: 5_000,
       maxWindowMemoryBytes: 128 * MiB,
       maxFileBytes: 1 * MiB,
+      evidence: { maxLines: 3, maxLineBytes: 512, annotation: '', link: 'explore', lokiUrl: '', datasourceUid: '' },
     },
     alertmanager: {
       ...auth(),
@@ -248,6 +258,12 @@ export const FIELDS: readonly FieldSpec[] = [
   { key: 'rules.max_series_per_rule', path: 'rules.maxSeriesPerRule', kind: INT(0, 100_000_000), doc: 'Streams one rule may hold in its window. Lines of new streams beyond it are dropped (`rule_series_dropped_total{reason="series_limit"}`, logged once a minute); held streams, firing ones included, are never evicted. 0: no limit.' },
   { key: 'rules.max_window_memory', path: 'rules.maxWindowMemoryBytes', kind: { t: 'bytes' }, doc: 'Memory all rule windows together may hold (`rule_window_memory_bytes`); beyond it new streams are dropped (`reason="memory_budget"`). 0: no limit.' },
   { key: 'rules.max_file_size', path: 'rules.maxFileBytes', kind: { t: 'bytes' }, doc: 'Largest rule file accepted; a larger one fails the load (at start: exit 1) naming the file, unread. 0: no limit.' },
+  { key: 'rules.evidence.max_lines', path: 'rules.evidence.maxLines', kind: INT(0, 100), doc: 'Most recent matching lines each alert carries (its evidence: API field `evidence`, state file, `$lines`). Memory: one ring of this many line references per rule series. 0 turns evidence off.' },
+  { key: 'rules.evidence.max_line_bytes', path: 'rules.evidence.maxLineBytes', kind: INT(16, 65_536), doc: 'Evidence lines longer than this many UTF-8 bytes are cut, with a ` …[+N bytes]` marker.' },
+  { key: 'rules.evidence.annotation', path: 'rules.evidence.annotation', kind: { t: 'string' }, doc: 'If set (e.g. `log_lines`), every alert gets an annotation of this name holding its evidence lines, without touching rule files (a rule\'s own annotation of that name wins).' },
+  { key: 'rules.evidence.link', path: 'rules.evidence.link', kind: { t: 'enum', values: ['ruler', 'explore', 'loki'] }, doc: '`generatorURL`: `ruler` = the Loki ruler\'s Explore link to the metric expression (needs `rules.external_url`); `explore` = Grafana Explore on the rule\'s log query over the alert\'s window (needs `rules.external_url`); `loki` = Loki\'s `query_range` on that log query and window (`rules.evidence.loki_url`, else `loki.url`).' },
+  { key: 'rules.evidence.loki_url', path: 'rules.evidence.lokiUrl', kind: { t: 'string' }, doc: 'Loki base URL users can open, for `rules.evidence.link: loki` (default: `loki.url`).' },
+  { key: 'rules.evidence.datasource_uid', path: 'rules.evidence.datasourceUid', kind: { t: 'string' }, doc: 'Grafana Loki data source UID put in Explore links (Loki `ruler.datasource_uid`); empty: Grafana\'s default.' },
   { key: 'alertmanager.urls', path: 'alertmanager.urls', kind: { t: 'urls' }, flag: '--alertmanager-url', doc: 'Alertmanager replicas; every replica receives every alert. A path prefix is honoured.' },
   { key: 'alertmanager.timeout', path: 'alertmanager.timeoutMs', kind: { t: 'duration' }, doc: 'Request timeout.' },
   { key: 'alertmanager.queue_capacity', path: 'alertmanager.queueCapacity', kind: INT(1, 10_000_000), doc: 'Alerts queued per replica; the oldest are dropped (and counted) when full.' },

@@ -48,6 +48,7 @@ export class Exec {
             ['$externalLabels', root.ExternalLabels],
             ['$externalURL', root.ExternalURL],
             ['$value', root.Value],
+            ['$lines', root.Lines],
           ]
         : [['$', root]];
   }

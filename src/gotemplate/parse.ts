@@ -72,7 +72,7 @@ function numberConstant(text: string, isChar: boolean): GoValue | Error {
 }
 
 
-const PREDEFINED_VARS = ['$', '$labels', '$externalLabels', '$externalURL', '$value'];
+const PREDEFINED_VARS = ['$', '$labels', '$externalLabels', '$externalURL', '$value', '$lines'];
 
 /** Deepest nesting a template may have (real annotations use a few levels). */
 const MAX_NESTING = 200;

@@ -29,6 +29,8 @@ export interface TemplateData {
   value: number;
   externalLabels: Readonly<Record<string, string>>;
   externalURL: string;
+  /** `$lines` (sidecar extension, issue #18): the alert's evidence lines; the Loki ruler has no such variable. */
+  lines?: string;
 }
 
 export interface Template {
@@ -104,7 +106,7 @@ class CompiledTemplate implements Template {
 
   render(data: TemplateData): string {
     if (this.isStatic) return this.text;
-    const root = new AlertData(new GoMap(data.labels), new GoMap(data.externalLabels), data.externalURL, data.value);
+    const root = new AlertData(new GoMap(data.labels), new GoMap(data.externalLabels), data.externalURL, data.value, data.lines);
     const exec = new Exec(this, root, { externalURL: data.externalURL });
     try {
       exec.walk(root, this.root);

@@ -19,6 +19,8 @@ export class AlertData {
     readonly ExternalLabels: GoMap,
     readonly ExternalURL: string,
     readonly Value: number,
+    /** `$lines`: the alert's evidence lines as text (sidecar extension, issue #18; not a struct field). */
+    readonly Lines = '',
   ) {}
 }
 

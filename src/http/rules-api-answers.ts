@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Alert } from '../rules/alert.js';
 import { AlertState } from '../rules/alert.js';
+import { evidenceJson } from '../rules/evidence.js';
 import type { LoadedRule, RuleEngine } from '../rules/engine.js';
 import type { RuleGroupDef, SkippedRule } from '../rules/rule-file.js';
 
@@ -40,6 +41,7 @@ function alertJson(a: Alert): string {
     activeAt: iso(a.activeAtMs),
     value: formatPromValue(a.value),
     ...(a.state === AlertState.Firing ? { firedAt: iso(a.firedAtMs) } : {}),
+    ...(a.evidence !== undefined ? { evidence: evidenceJson(a.evidence) } : {}), // evidence (#18), a sidecar extension
   });
 }
 

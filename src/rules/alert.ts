@@ -2,6 +2,8 @@
  * What the rule engine tells the world about alerts. Sinks subscribe to these;
  * the engine never imports a sink.
  */
+import type { EvidenceLine } from './evidence.js';
+import type { LogQuery } from './evidence-query.js';
 
 /** Prometheus rules/alerting.go AlertState. */
 export enum AlertState {
@@ -25,6 +27,8 @@ export interface Alert {
   resolvedAtMs: number;
   /** Last time the condition held (drives keep_firing_for), ms. */
   lastSeenMs: number;
+  /** The most recent lines that fed it (issue #18, src/rules/evidence.ts); absent when evidence is off. */
+  evidence?: readonly EvidenceLine[];
 }
 
 export interface RuleRef {
@@ -34,6 +38,8 @@ export interface RuleRef {
   readonly name: string;
   /** The LogQL expression text, for generatorURL. */
   readonly expr: string;
+  /** Each range aggregation's log query, for the evidence link (issue #18). */
+  readonly logQueries?: readonly LogQuery[];
 }
 
 export type AlertChangeKind = 'pending' | 'firing' | 'resolved' | 'removed';

@@ -12,17 +12,24 @@
 import { AlertState, alertKey, type Alert, type AlertChange, type RuleRef } from './alert.js';
 import type { Sample } from './instant-vector.js';
 import type { AlertingRuleDef } from './rule-file.js';
-import { compileTemplate, type Template } from '../gotemplate/template.js';
+import { compileTemplate, type Template, type TemplateData } from '../gotemplate/template.js';
+import { formatEvidence, type EvidenceLine, type EvidenceStore } from './evidence.js';
+import { logQueriesOf } from './evidence-query.js';
 
 export interface AlertingOptions {
   resolvedRetentionMs: number;
   externalLabels: Readonly<Record<string, string>>;
   externalUrl: string;
+  /** Issue #18: the rule's evidence lines, and the annotation that carries them (empty: none). */
+  evidence?: EvidenceStore;
+  evidenceAnnotation?: string;
 }
 
 interface ActiveAlert extends Alert {
   /** When keep_firing_for started holding it (0: not holding). */
   keepFiringSinceMs: number;
+  /** Evidence (#18): new lines since its evidence was taken; refreshed at the next timer evaluation. */
+  evidenceStale?: boolean;
 }
 
 export class AlertingRule {
@@ -35,7 +42,7 @@ export class AlertingRule {
     readonly def: AlertingRuleDef,
     private readonly opts: AlertingOptions,
   ) {
-    this.ref = { file: def.file, group: def.group, name: def.name, expr: def.exprText };
+    this.ref = { file: def.file, group: def.group, name: def.name, expr: def.exprText, logQueries: logQueriesOf(def.exprText, def.expr) };
     // Named as Prometheus names them, so runtime errors read `template: __alert_<name>:…`.
     const name = `__alert_${def.name}`;
     this.labelTemplates = Object.entries(def.labels).map(([k, v]) => [k, compileTemplate(v, { name })]);
@@ -52,7 +59,7 @@ export class AlertingRule {
   eval(t: number, samples: readonly Sample[], limit: number, emit: (c: AlertChange) => void, causeReceivedMs?: number, stampMs = t): void {
     const seen = new Set<string>();
     for (const s of samples) {
-      const data = { labels: s.labels, value: s.value, externalLabels: this.opts.externalLabels, externalURL: this.opts.externalUrl };
+      const data: TemplateData = { labels: s.labels, value: s.value, externalLabels: this.opts.externalLabels, externalURL: this.opts.externalUrl };
       const labels: Record<string, string> = {};
       for (const k in s.labels) if (k !== '__name__') labels[k] = s.labels[k]!;
       for (const [k, tmpl] of this.labelTemplates) labels[k] = tmpl.render(data);
@@ -68,14 +75,22 @@ export class AlertingRule {
         existing.value = s.value;
         existing.lastSeenMs = stampMs;
         existing.keepFiringSinceMs = 0;
-        if (moved && this.annotationTemplates.length > 0) {
-          (existing as { annotations: Record<string, string> }).annotations = this.renderAnnotations(data);
+        // Evidence (#18): a line-triggered evaluation only marks it stale; the timer (≤ 1 tick later) re-reads the lines, so a burst costs one read per alert per tick.
+        if (moved && this.opts.evidence !== undefined) existing.evidenceStale = true;
+        const refresh = this.opts.evidence !== undefined && existing.evidenceStale === true && causeReceivedMs === undefined;
+        if (refresh) {
+          existing.evidence = this.opts.evidence!.refresh(existing.evidence, s.labels, t);
+          existing.evidenceStale = false;
+        }
+        if ((moved && this.annotationTemplates.length > 0) || refresh) {
+          (existing as { annotations: Record<string, string> }).annotations = this.renderAnnotations(data, existing.evidence);
         }
         continue;
       }
+      const evidence = this.opts.evidence?.linesFor(s.labels, t); // evidence (#18)
       const a: ActiveAlert = {
         labels,
-        annotations: this.renderAnnotations(data),
+        annotations: this.renderAnnotations(data, evidence),
         state: AlertState.Pending,
         value: s.value,
         activeAtMs: stampMs,
@@ -84,6 +99,7 @@ export class AlertingRule {
         lastSeenMs: stampMs,
         keepFiringSinceMs: 0,
       };
+      if (evidence !== undefined) a.evidence = evidence;
       this.active.set(key, a);
       emit(this.change('pending', a, t, causeReceivedMs));
     }
@@ -126,15 +142,21 @@ export class AlertingRule {
     }
   }
 
-  private renderAnnotations(data: Parameters<Template['render']>[0]): Record<string, string> {
+  private renderAnnotations(data: TemplateData, evidence?: readonly EvidenceLine[]): Record<string, string> {
     const out: Record<string, string> = {};
+    // Evidence (#18): `$lines` for rule templates, and the opt-in annotation (a rule's own annotation of that name wins).
+    const text = evidence === undefined ? undefined : formatEvidence(evidence);
+    if (text !== undefined) data.lines = text;
     for (const [k, tmpl] of this.annotationTemplates) out[k] = tmpl.render(data);
+    const name = this.opts.evidenceAnnotation ?? '';
+    if (text !== undefined && name !== '' && !(name in out)) out[name] = text;
     return out;
   }
 
   private change(kind: AlertChange['kind'], a: ActiveAlert, t: number, causeReceivedMs?: number): AlertChange {
     const alert: Alert = { ...a };
     delete (alert as Partial<ActiveAlert>).keepFiringSinceMs;
+    delete (alert as Partial<ActiveAlert>).evidenceStale;
     return causeReceivedMs === undefined ? { kind, rule: this.ref, alert, live: a, atMs: t } : { kind, rule: this.ref, alert, live: a, atMs: t, causeReceivedMs };
   }
 
@@ -153,3 +175,4 @@ export class AlertingRule {
     for (const a of alerts) this.active.set(alertKey(a.labels), { ...a, keepFiringSinceMs: 0 });
   }
 }
+

@@ -24,6 +24,7 @@ import { SelectorIndex } from './selector-index.js';
 import { RecordedMetrics } from './recorded-metrics.js';
 import { AlertState } from './alert.js';
 import { STATE_KIND, STATE_VERSION, type RuleStateSnapshot, type StateSnapshot } from './state-file.js';
+import { evidenceStoreFor, recordEvidence, type EvidenceConfig, type EvidenceStore } from './evidence.js';
 import { SeriesBudget, type SeriesLimits } from './series-budget.js';
 import { EvalPacer, runSliced } from './eval-pacer.js';
 
@@ -48,6 +49,8 @@ export interface LoadedRule {
   lastError: string;
   lastEvaluationMs: number;
   evaluationSeconds: number;
+  /** Evidence lines of an alerting rule (issue #18); undefined when off. */
+  readonly evidence?: EvidenceStore;
 }
 
 export interface EngineOptions {
@@ -62,6 +65,8 @@ export interface EngineOptions {
   autoFlush?: boolean;
   registry?: Registry;
   logger?: Logger;
+  /** `rules.evidence.*` (issue #18); absent or max_lines 0: no evidence. */
+  evidence?: EvidenceConfig;
   /** Bounds on rule series (rules.max_series_per_rule, rules.max_window_memory); default none. */
   seriesLimits?: SeriesLimits;
 }
@@ -140,8 +145,10 @@ export class RuleEngine {
               'rule reached its series limit (extracted labels too many); it fails until its range no longer holds refused lines',
             ),
         });
-        const opts = { resolvedRetentionMs: this.opts.resolvedRetentionMs, externalLabels: this.opts.externalLabels, externalUrl: this.opts.externalUrl };
+        const evidence = evidenceStoreFor(def.kind, source, this.opts.evidence); // evidence (#18)
+        const opts = { resolvedRetentionMs: this.opts.resolvedRetentionMs, externalLabels: this.opts.externalLabels, externalUrl: this.opts.externalUrl, evidence, evidenceAnnotation: this.opts.evidence?.annotation };
         rules.push({
+          evidence,
           id,
           def,
           group,
@@ -199,6 +206,7 @@ export class RuleEngine {
         continue;
       }
       stored = true;
+      if (rule.evidence !== undefined) recordEvidence(rule.evidence, owner.leg, rule.source.sources[owner.leg]!, ev); // evidence (#18)
       const d = this.dirty.get(rule);
       if (d === undefined) this.dirty.set(rule, { causeMs: ev.receivedMs, maxEventMs: ev.timeMs });
       else if (ev.timeMs > d.maxEventMs) d.maxEventMs = ev.timeMs;
@@ -282,6 +290,7 @@ export class RuleEngine {
       rule.health = 'err';
       rule.lastError = message;
     }
+    if (causeMs === undefined) rule.evidence?.sweep(t); // evidence (#18): timer evaluations free rings whose lines left the window
     rule.lastEvaluationMs = t;
     rule.evaluationSeconds = (performance.now() - started) / 1000;
     this.pacer?.record(rule, rule.evaluationSeconds * 1000);

@@ -95,6 +95,9 @@ export class RangeSource {
   /** Labels each sample keeps (range `by`/`without`, pushed-down `sum by`, or unwrap's implicit `without (label)`). */
   private readonly grouping: Grouping | undefined;
   private readonly lb = new LabelsBuilder();
+  /** Evidence hook (#18): series key and labels of the last piped line added (plain selectors: the stream). */
+  lastSeriesKey = '';
+  lastSeriesLabels: Readonly<Record<string, string>> = {};
   /** Called once when a series first reaches the sample cap. */
   onSampleCap: ((labels: Readonly<Record<string, string>>) => void) | undefined;
   /** Lines refused because they would have opened a series past the series limit. */
@@ -178,6 +181,8 @@ export class RangeSource {
     }
     const labels = lb.grouped(this.grouping);
     const key = labelsKey(labels);
+    this.lastSeriesKey = key; // evidence hook (#18): the series this line went to
+    this.lastSeriesLabels = labels;
     if (this.unwrap === undefined) return this.addToStream(key, labels, ev, this.trackBytes ? Buffer.byteLength(line) : 0, lastT);
     let s = this.unwrapSeries.get(key);
     if (s === undefined) {

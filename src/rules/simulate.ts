@@ -9,6 +9,7 @@ import type { LogEvent } from '../log-event.js';
 import type { AlertChange } from './alert.js';
 import { RuleEngine } from './engine.js';
 import type { RuleSet } from './rule-file.js';
+import type { EvidenceConfig } from './evidence.js';
 
 export interface SimulationOptions {
   tickMs?: number;
@@ -17,6 +18,8 @@ export interface SimulationOptions {
   externalUrl?: string;
   /** Keep ticking this long after the last event (default: longest range + longest for + 1 tick). */
   tailMs?: number;
+  /** `rules.evidence.*` (issue #18); default off. */
+  evidence?: EvidenceConfig;
 }
 
 export class Simulation {
@@ -37,6 +40,7 @@ export class Simulation {
       externalUrl: opts.externalUrl ?? '',
       now: () => this.clock,
       autoFlush: false,
+      evidence: opts.evidence,
     });
     this.engine.load(rules);
     this.engine.onAlert((c) => this.changes.push(c));

@@ -10,6 +10,7 @@
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Alert } from './alert.js';
+import { validEvidence } from './evidence.js';
 
 export const STATE_KIND = 'talos-alert-sidecar/rule-state';
 export const STATE_VERSION = 1;
@@ -65,6 +66,7 @@ export function validateSnapshot(doc: unknown): StateSnapshot {
       if (!isObject(a) || !isObject(a.labels) || !isObject(a.annotations) || typeof a.state !== 'string' || typeof a.activeAtMs !== 'number') {
         throw new StateFileError('malformed alert in state file');
       }
+      if (a.evidence !== undefined && !validEvidence(a.evidence)) throw new StateFileError('malformed alert evidence in state file'); // evidence (#18)
     }
   }
   return doc as unknown as StateSnapshot;

@@ -14,13 +14,16 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { Registry } from '../../metrics/registry.js';
 import { alertKey, type Alert, type AlertChange, type RuleRef } from '../../rules/alert.js';
-import { lokiExploreLink } from './generator-url.js';
+import { evidenceLink, lokiExploreLink, type EvidenceLinkConfig } from './generator-url.js';
 import { alertmanagerMetrics } from './metrics.js';
 import { firingEndsAt, rfc3339, withExternalLabels, type PostableAlert } from './payload.js';
 import { ReplicaSender, type Delivery } from './replica.js';
 import { endpointFor, HttpTransport } from './transport.js';
 
-export type NotifierRulesConfig = Pick<Config['rules'], 'resendDelayMs' | 'tickMs' | 'resolvedRetentionMs' | 'externalUrl' | 'externalLabels'>;
+export type NotifierRulesConfig = Pick<Config['rules'], 'resendDelayMs' | 'tickMs' | 'resolvedRetentionMs' | 'externalUrl' | 'externalLabels'> & {
+  /** Issue #18: link generatorURL to the alert's log lines instead of Loki's ruler link. */
+  evidenceLink?: EvidenceLinkConfig;
+};
 
 export interface NotifierDeps {
   registry: Registry;
@@ -206,7 +209,8 @@ export class AlertmanagerNotifier {
       startsAt: rfc3339(t.firedAtMs),
       endsAt: rfc3339(t.state === NotifiedState.Resolved ? t.resolvedAtMs : firingEndsAt(now, this.rules.tickMs, this.rules.resendDelayMs)),
     };
-    const g = this.generatorUrl(t.rule);
+    const ev = this.rules.evidenceLink; // evidence link (#18): the log query over this alert's window
+    const g = ev !== undefined && ev.link !== 'ruler' ? evidenceLink(ev, t.rule.logQueries ?? [], t.alert.activeAtMs, t.state === NotifiedState.Resolved ? t.resolvedAtMs : now) : this.generatorUrl(t.rule);
     if (g !== '') p.generatorURL = g;
     return p;
   }
