@@ -1,4 +1,5 @@
 /**
+ * Over 400 lines: the settings table is data; one row per setting keeps every key, default and doc in one place.
  * The one place that defines every setting, its type, default and meaning.
  * `docs/configuration.md` is generated from FIELDS (`node dist/cli.js config-docs`)
  * and a test keeps the two in sync. Everything else receives a typed Config.

@@ -6,6 +6,7 @@
  */
 import { compileLineRegex } from '../re2/re2.js';
 import { compileSubmatchRegex, type SubmatchRegex } from '../re2/captures.js';
+import { expandTemplate } from '../re2/expand-template.js';
 import { sprintf } from './fmt.js';
 import { formatFloatV, parseGoFloat, quoteGo } from './strconv.js';
 import { goTypeName, type GoValue } from './values.js';
@@ -54,39 +55,6 @@ function title(s: string): string {
  * "error parsing regexp: …" texts itself: `match` tests with the line-filter
  * matcher (bounded for every pattern), `reReplaceAll` needs submatches.
  */
-/** Go's Regexp.Expand for ReplaceAllString: `$1`, `${1}`, `$name`, `${name}`, `$$`. */
-function expand(template: string, m: readonly (string | undefined)[], names: Readonly<Record<string, number>>): string {
-  let out = '';
-  let i = 0;
-  while (i < template.length) {
-    const d = template.indexOf('$', i);
-    if (d < 0) {
-      out += template.slice(i);
-      break;
-    }
-    out += template.slice(i, d);
-    i = d + 1;
-    if (template[i] === '$') {
-      out += '$';
-      i++;
-      continue;
-    }
-    let name: string;
-    const braced = template[i] === '{';
-    const mm = braced ? /^\{([A-Za-z0-9_]+)\}/.exec(template.slice(i)) : /^[A-Za-z0-9_]+/.exec(template.slice(i));
-    if (!mm) {
-      out += '$'; // malformed: Go keeps the '$'
-      continue;
-    }
-    name = braced ? mm[1]! : mm[0];
-    i += mm[0].length;
-    let idx: number | undefined;
-    if (/^\d+$/.test(name)) idx = Number(name);
-    else idx = names[name];
-    if (idx !== undefined && idx < m.length) out += m[idx] ?? '';
-  }
-  return out;
-}
 
 /**
  * Characters searched for one reReplaceAll: each search runs from the last
@@ -98,11 +66,8 @@ const REPLACE_SCAN_BUDGET = 1_000_000;
 
 /** Regexp.ReplaceAllString, with Go's rule that an empty match right after a match is skipped. */
 export function replaceAll(re: SubmatchRegex, repl: string, text: string): string {
-  const names: Record<string, number> = {};
-  re.groupNames.forEach((n, i) => {
-    // Go's Expand takes the leftmost group of a name.
-    if (n !== '' && names[n] === undefined) names[n] = i + 1;
-  });
+  // Group names by number (0 is the whole match); Go's Expand takes the leftmost group of a name.
+  const names = ['', ...re.groupNames];
   let out = '';
   let lastMatchEnd = 0;
   let searchPos = 0;
@@ -115,7 +80,7 @@ export function replaceAll(re: SubmatchRegex, repl: string, text: string): strin
     const start = m.index;
     const end = start + m.groups[0]!.length;
     out += text.slice(lastMatchEnd, start);
-    if (end > lastMatchEnd || start === 0) out += expand(repl, m.groups, names);
+    if (end > lastMatchEnd || start === 0) out += expandTemplate(repl, m.groups, names);
     lastMatchEnd = end;
     const cp = text.codePointAt(searchPos);
     const width = cp === undefined ? 1 : cp > 0xffff ? 2 : 1;

@@ -1,4 +1,5 @@
 /**
+ * Over 400 lines: one recursive-descent parser over one token stream; its productions share the position and error state.
  * LogQL → AST for what the sidecar runs (see ast.ts, docs/logql-support.md),
  * following Loki's grammar (pkg/logql/syntax/syntax.y) and validation; the
  * log pipeline (stages, label filters, unwrap) is parse-pipeline.ts. Over

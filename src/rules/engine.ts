@@ -1,4 +1,5 @@
 /**
+ * Over 400 lines: the dispatch of one line to every rule and the evaluation step that walks alert state share the rule tables.
  * The rule engine: every log event is matched against all rules' selectors,
  * counted into their windows, and the rules it touched are re-evaluated at
  * once (coalesced per I/O turn) — the latency win over the Loki ruler's

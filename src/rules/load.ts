@@ -1,4 +1,5 @@
 /**
+ * Over 400 lines: one validation pass (rulefmt + LogQL + applicability) that reports file, group, rule and position together.
  * Load and validate rule files the way the Loki ruler (Prometheus rulefmt +
  * LogQL) does, reporting every problem with file, position, group and rule.
  *

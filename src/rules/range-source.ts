@@ -1,4 +1,5 @@
 /**
+ * Over 400 lines: one range aggregation for every LogQL range function; the functions share the series map and window bookkeeping.
  * A LogQL range aggregation (`count_over_time({…} |= "x" [5m])`,
  * `quantile_over_time(0.99, {…} | json | unwrap latency [5m])` …) kept
  * continuously and evaluated at grid instants T·g.

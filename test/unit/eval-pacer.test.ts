@@ -40,15 +40,22 @@ describe('EvalPacer', () => {
 
 describe('runSliced', () => {
   it('yields to the event loop between slices and stops when the work became invalid', async () => {
+    // Counts event-loop turns: an immediate that re-arms itself runs once per turn, so it
+    // advances only when runSliced really yields (no wall-clock timer to race on a loaded machine).
     let ticks = 0;
-    const timer = setInterval(() => ticks++, 0);
+    let stop = false;
+    const tick = (): void => {
+      ticks++;
+      if (!stop) setImmediate(tick);
+    };
+    setImmediate(tick);
     const done: number[] = [];
     const busy = (ms: number) => {
       const end = performance.now() + ms;
       while (performance.now() < end);
     };
     await runSliced([1, 2, 3, 4, 5, 6], (i) => (busy(6), done.push(i)), 10, () => true);
-    clearInterval(timer);
+    stop = true;
     expect(done).toEqual([1, 2, 3, 4, 5, 6]);
     expect(ticks).toBeGreaterThanOrEqual(2);
     let valid = true;
