@@ -318,13 +318,22 @@ describe('fuzz: ingest line path', () => {
   });
 
   it('a record nested 20 000 deep decodes (JSON.stringify would overflow the stack) instead of crashing the process', () => {
-    const text = `{"msg":"x","node-name":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const text = `{"msg":"x","node-name":${deep}}`;
+    // Whether V8 can stringify this deep depends on the Node version's stack (Node 20 cannot,
+    // Node 26 can): the decoder must give the exact text when it can, the marker when it cannot.
+    let want: string;
+    try {
+      want = JSON.stringify(JSON.parse(deep));
+    } catch {
+      want = TOO_DEEP_VALUE;
+    }
     for (const d of DECODERS) {
       const ev = new TalosDecoder(d.opts).decode(text, '10.0.0.5', Date.now());
       expect(typeof ev).toBe('object');
       const e = ev as LogEvent;
-      if (d.opts.metadata) expect(e.metadata?.['node-name']).toBe(TOO_DEEP_VALUE);
-      else expect(e.stream.labels.node_name).toBe(TOO_DEEP_VALUE);
+      if (d.opts.metadata) expect(e.metadata?.['node-name']).toBe(want);
+      else expect(e.stream.labels.node_name).toBe(want);
     }
   });
 
