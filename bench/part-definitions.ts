@@ -12,7 +12,7 @@ import { alertLatency, type LatencyStages } from './latency.js';
 import { memoryUnderLoad } from './memory.js';
 import { mtailThroughput } from './mtail-peer.js';
 import { profiled, type SelfTime } from './profiler.js';
-import { scaledRules, seedRules } from './rule-sets.js';
+import { pipelineRules, scaledRules, seedRules } from './rule-sets.js';
 import { startBenchSidecar } from './sidecar.js';
 import { startToReady } from './startup.js';
 import { inProcessThroughput, mixCorpus, tcpThroughput, type ThroughputOptions, type ThroughputResult } from './throughput.js';
@@ -45,6 +45,12 @@ function lokiNote(r: ThroughputResult, tcp: boolean): string {
 }
 
 export const PARTS: Record<string, Part> = {
+  async '8:inproc'({ quick }) {
+    const r = await inProcessThroughput({ ruleSet: await pipelineRules(), loki: false, ...rounds(quick) });
+    return {
+      figures: [{ scenario: 8, label: 'alert path in-process with LogQL pipelines (2 seed rules + `| json | level="error"` + `| logfmt | unwrap` quantile), one core', value: r.median, unit: 'lines/s', note: throughputNote(r, false) }],
+    };
+  },
   async '1:inproc'({ quick }) {
     const r = await inProcessThroughput({ ruleSet: await seedRules(), loki: false, ...rounds(quick) });
     return {
@@ -203,4 +209,5 @@ export const SCENARIO_PARTS: Record<number, string[]> = {
   5: ['5:base', '5:x10'],
   6: ['6'],
   7: ['7:sidecar', '7:mtail'],
+  8: ['1:inproc', '8:inproc'],
 };

@@ -8,7 +8,8 @@
  * line (`{job="talos-kernel"}`, like the seed), half the kernel stream only,
  * so service lines cannot skip them all at the label stage.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -152,4 +153,23 @@ export async function perHostSeedRules(): Promise<RuleSet> {
   const parsed = parseRuleFile('bench-per-host.yaml', text, { unsupported: 'error' });
   if (parsed.errors.length > 0) throw new Error(parsed.errors.map((e) => e.message).join('; '));
   return { groups: parsed.groups, skipped: parsed.skipped, files: ['bench-per-host.yaml'] };
+}
+
+/**
+ * The seed rules plus two LogQL pipelines as real rule files write them (issue #13's
+ * bench scenario): a `| json | level="error"` count and a `| logfmt | unwrap` quantile.
+ */
+export const PIPELINE_RULES = `groups:
+  - name: pipelines
+    rules:
+      - alert: ServiceJsonErrors
+        expr: sum by (talos_service) (count_over_time({job="talos-kernel"} |= "error" | json | __error__="" | level="error" [5m])) > 0
+      - alert: SlowContainerdOps
+        expr: quantile_over_time(0.99, {job="talos-kernel", talos_service=~"containerd|cri"} | logfmt | unwrap duration(took) | __error__="" [5m]) by (host) > 1
+`;
+
+export async function pipelineRules(): Promise<RuleSet> {
+  const dir = mkdtempSync(join(tmpdir(), 'tas-bench-pipeline-'));
+  writeFileSync(join(dir, 'pipelines.yaml'), PIPELINE_RULES);
+  return loadRuleSet([SEED_RULES, join(dir, 'pipelines.yaml')], { unsupported: 'error' });
 }

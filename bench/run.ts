@@ -29,6 +29,7 @@ const TITLES: Record<number, string> = {
   5: 'memory under load',
   6: 'start to ready',
   7: 'peer: mtail on the same traffic and patterns (same run)',
+  8: 'LogQL pipelines (json, logfmt + unwrap) against the seed rules alone (same run)',
 };
 
 interface Args {
@@ -46,7 +47,7 @@ function parse(argv: string[]): Args {
     else if (x === '--profile') a.profile = true;
     else if (x === '--only' || x.startsWith('--only=')) {
       const v = Number(x.includes('=') ? x.slice(7) : argv[++i]);
-      if (!(v in SCENARIO_PARTS)) throw new Error(`--only: no scenario ${v} (1–7)`);
+      if (!(v in SCENARIO_PARTS)) throw new Error(`--only: no scenario ${v} (1–8)`);
       a.only.push(v);
     } else if (x === '--json') a.json = argv[++i];
     else throw new Error(`unknown argument ${x} (see the header of bench/run.ts)`);
