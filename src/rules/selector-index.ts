@@ -4,32 +4,13 @@
  * once and cached on the interned LabelSet; line filters then run through one
  * shared literal prefilter across every candidate (LineFilterSet).
  */
-import type { LabelMatcher, LogSelector } from '../logql/ast.js';
+import type { LogSelector } from '../logql/ast.js';
 import type { LabelSet, LogEvent } from '../log-event.js';
 import { LineFilterSet } from '../logql/line-filter-set.js';
-import { compileLabelRegex } from '../re2/re2.js';
+import { compileLabelMatcher, type LabelTest } from '../logql/label-matcher.js';
 import { TwoGenerationMap } from '../two-generation-map.js';
 
-type LabelTest = (labels: Readonly<Record<string, string>>) => boolean;
 
-function compileMatcher(m: LabelMatcher): LabelTest {
-  const name = m.name;
-  const value = m.value;
-  switch (m.op) {
-    case '=':
-      return (l) => (l[name] ?? '') === value;
-    case '!=':
-      return (l) => (l[name] ?? '') !== value;
-    case '=~': {
-      const re = compileLabelRegex(value);
-      return (l) => re(l[name] ?? '');
-    }
-    case '!~': {
-      const re = compileLabelRegex(value);
-      return (l) => !re(l[name] ?? '');
-    }
-  }
-}
 
 /**
  * Bound on cached label sets (two generations of this many): sets in use stay,
@@ -44,7 +25,7 @@ export class SelectorIndex {
   private readonly candidates = new TwoGenerationMap<LabelSet, number[]>(CACHE_GENERATION);
 
   constructor(selectors: readonly LogSelector[]) {
-    this.labelTests = selectors.map((s) => s.matchers.map(compileMatcher));
+    this.labelTests = selectors.map((s) => s.matchers.map(compileLabelMatcher));
     this.filters = new LineFilterSet();
     this.filterIds = selectors.map((s) => this.filters.add(s.filters));
     this.filters.build();

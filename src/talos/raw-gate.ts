@@ -22,9 +22,9 @@
  * they need not be considered. Decoded records then go through the exact
  * matching as before.
  */
-import type { LabelMatcher, LogSelector } from '../logql/ast.js';
+import type { LogSelector } from '../logql/ast.js';
 import { compileChain } from '../logql/line-filter.js';
-import { compileLabelRegex } from '../re2/re2.js';
+import { compileLabelMatcher, type LabelTest } from '../logql/label-matcher.js';
 import { foldCanonTable } from '../re2/unicode-data.js';
 import { labelNameOfField, type DecoderOptions, type TimeFallback } from './decode.js';
 import { parseTalosTime } from './time.js';
@@ -48,25 +48,7 @@ interface StreamPlan {
   readonly count: GateCount;
 }
 
-type LabelTest = (labels: Readonly<Record<string, string>>) => boolean;
 
-function compileMatcher(m: LabelMatcher): LabelTest {
-  const { name, value } = m;
-  switch (m.op) {
-    case '=':
-      return (l) => (l[name] ?? '') === value;
-    case '!=':
-      return (l) => (l[name] ?? '') !== value;
-    case '=~': {
-      const re = compileLabelRegex(value);
-      return (l) => re(l[name] ?? '');
-    }
-    case '!~': {
-      const re = compileLabelRegex(value);
-      return (l) => !re(l[name] ?? '');
-    }
-  }
-}
 
 const MAX_CACHED_STREAMS = 10_000;
 
@@ -103,7 +85,7 @@ class GateRules {
   readonly relevant: Uint8Array;
 
   constructor(selectors: readonly LogSelector[]) {
-    this.labelTests = selectors.map((s) => s.matchers.map(compileMatcher));
+    this.labelTests = selectors.map((s) => s.matchers.map(compileLabelMatcher));
     const byKey = new Map<string, number>();
     const chains: Array<readonly (readonly string[])[] | undefined> = [];
     this.chainOf = selectors.map((s) => {
