@@ -3,7 +3,7 @@
  * matches and what Loki stores. Rules and Loki always see the same `line`.
  */
 
-import { TwoGenerationMap } from './two-generation-map.js';
+import { TwoGenerationMap } from './lib/two-generation-map.js';
 
 /** A label set. Instances are interned (see LabelSetCache) so identity means equality. */
 export interface LabelSet {

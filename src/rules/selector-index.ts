@@ -8,7 +8,7 @@ import type { LogSelector } from '../logql/ast.js';
 import type { LabelSet, LogEvent } from '../log-event.js';
 import { LineFilterSet } from '../logql/line-filter-set.js';
 import { compileLabelMatcher, type LabelTest } from '../logql/label-matcher.js';
-import { TwoGenerationMap } from '../two-generation-map.js';
+import { TwoGenerationMap } from '../lib/two-generation-map.js';
 
 
 

@@ -3,7 +3,7 @@
  * label-inventing sender made them hold, and must keep what is in use.
  */
 import { describe, expect, it } from 'vitest';
-import { TwoGenerationMap } from '../../src/two-generation-map.js';
+import { TwoGenerationMap } from '../../src/lib/two-generation-map.js';
 import { LabelSetCache } from '../../src/log-event.js';
 import { TalosDecoder } from '../../src/talos/decode.js';
 
