@@ -9,10 +9,11 @@ import { createWriteStream, readFileSync, writeFileSync, type WriteStream } from
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../lib/free-port.js';
+import { REPO_ROOT } from '../rule-sets.js';
 export { freePort };
 
 export const ALERTMANAGER_BIN = '/usr/bin/prometheus-alertmanager';
-const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
+const CLI = `${REPO_ROOT}dist/cli.js`;
 
 /** Prometheus text exposition → `name{labels}` → value (labels as exposed). */
 export type Scrape = Map<string, number>;

@@ -38,6 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { ForkedChild } from '../lib/forked-child.js';
 import { LokiStore } from './loki-store.js';
 import { AlertmanagerProcess, SidecarProcess, freePort, sumOf, type Scrape } from './processes.js';
+import { SEED_RULES } from '../rule-sets.js';
 import type { SenderCmd, SenderEv, SenderStats } from './sender.js';
 
 interface Args {
@@ -138,7 +139,7 @@ async function main(): Promise<number> {
   const am = new AlertmanagerProcess(amPort!, dir);
   await am.start();
   const sidecar = new SidecarProcess({
-    rules: fileURLToPath(new URL('../../rules/talos-kernel.yaml', import.meta.url)),
+    rules: SEED_RULES,
     ingestPort: ingestPort!,
     httpPort: httpPort!,
     alertmanagerUrl: am.url,
