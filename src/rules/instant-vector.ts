@@ -8,6 +8,7 @@
  * vector's value whichever side the literal is on.
  */
 import type { ArithOp, CompareOp, Grouping, VectorAggOp } from '../logql/ast.js';
+import { compare } from '../logql/compare.js';
 
 export interface Sample {
   readonly labels: Readonly<Record<string, string>>;
@@ -223,22 +224,7 @@ export function arith(op: ArithOp, a: number, b: number): number {
   }
 }
 
-export function compare(op: CompareOp, a: number, b: number): boolean {
-  switch (op) {
-    case '==':
-      return a === b;
-    case '!=':
-      return a !== b;
-    case '>':
-      return a > b;
-    case '<':
-      return a < b;
-    case '>=':
-      return a >= b;
-    case '<=':
-      return a <= b;
-  }
-}
+export { compare };
 
 /**
  * Binary operation between a vector and a literal (either side) or two

@@ -17,6 +17,7 @@ import type { LabelFilterExpr, NumCmp } from '../ast.js';
 import type { LabelsBuilder } from './labels-builder.js';
 import { IpFilter } from './ip.js';
 import { parseGoDurationNs, parseGoFloat, parseHumanBytes, type Parsed } from './units.js';
+import { compare } from '../compare.js';
 
 export const LABEL_FILTER_ERROR = 'LabelFilterErr';
 
@@ -27,22 +28,6 @@ export type LabelPredicate = (lb: LabelsBuilder) => boolean;
 /** Anchored regex test for label values (the product's RE2 engine, passed in to stay layout-independent). */
 export type AnchoredRegexCompiler = (re: string) => (s: string) => boolean;
 
-function cmp(op: NumCmp, a: number, b: number): boolean {
-  switch (op) {
-    case '==':
-      return a === b;
-    case '!=':
-      return a !== b;
-    case '>':
-      return a > b;
-    case '>=':
-      return a >= b;
-    case '<':
-      return a < b;
-    case '<=':
-      return a <= b;
-  }
-}
 
 function converting(name: string, op: NumCmp, want: number, conv: (s: string) => Parsed): LabelPredicate {
   return (lb) => {
@@ -53,7 +38,7 @@ function converting(name: string, op: NumCmp, want: number, conv: (s: string) =>
       if (lb.err === '') lb.setError(LABEL_FILTER_ERROR, r.error);
       return true;
     }
-    return cmp(op, r.value, want);
+    return compare(op, r.value, want);
   };
 }
 
