@@ -168,6 +168,23 @@ export interface NumberLiteral {
 
 export type Expr = RangeAggExpr | VectorAggExpr | BinaryExpr | NumberLiteral | VectorLiteral | LabelReplaceExpr;
 
+const NO_CHILDREN: readonly Expr[] = [];
+
+/** The direct sub-expressions of a node, left to right: one walk shape for every tree visitor. */
+export function subExpressions(e: Expr): readonly Expr[] {
+  switch (e.type) {
+    case 'vector_agg':
+    case 'label_replace':
+      return [e.inner];
+    case 'binary':
+      return [e.lhs, e.rhs];
+    case 'range':
+    case 'number':
+    case 'vector':
+      return NO_CHILDREN;
+  }
+}
+
 // ---- Vector algebra (issue #14): kept apart from the rest to ease merging. ----
 
 /** Aggregations beyond sum/count/min/max/avg. */

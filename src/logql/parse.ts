@@ -26,6 +26,7 @@ import {
   type PipelineStage,
   type Unwrap,
   LogQLError,
+  subExpressions,
   type MatchOp,
   type NumberLiteral,
   type Pos,
@@ -720,18 +721,6 @@ export function parseExpr(text: string): Expr {
 
 /** Builds every pipeline once so what only fails at construction (templates, patterns, regexes) fails at load. */
 function validatePipelines(e: Expr): void {
-  switch (e.type) {
-    case 'range':
-      compileStages(e.selector.stages);
-      return;
-    case 'vector_agg':
-      validatePipelines(e.inner);
-      return;
-    case 'binary':
-      validatePipelines(e.lhs);
-      validatePipelines(e.rhs);
-      return;
-    default:
-      return;
-  }
+  if (e.type === 'range') compileStages(e.selector.stages);
+  else subExpressions(e).forEach(validatePipelines);
 }

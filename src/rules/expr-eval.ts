@@ -4,7 +4,7 @@
  * leaf, all read at the same wall-clock instant — and the rest of the tree is
  * a fold over instant vectors.
  */
-import type { Expr, Grouping, RangeAggExpr, RangeFn } from '../logql/ast.js';
+import { subExpressions, type Expr, type Grouping, type RangeAggExpr, type RangeFn } from '../logql/ast.js';
 import { aggregate, binary, type Sample, type Value } from './instant-vector.js';
 import { vectorBinop, vectorSetOp } from './vector-match.js';
 import { labelReplace } from './label-replace.js';
@@ -13,22 +13,8 @@ import { labelReplace } from './label-replace.js';
 export function rangeLeavesOf(expr: Expr): RangeAggExpr[] {
   const leaves: RangeAggExpr[] = [];
   const walk = (e: Expr): void => {
-    switch (e.type) {
-      case 'range':
-        leaves.push(e);
-        break;
-      case 'vector_agg':
-      case 'label_replace':
-        walk(e.inner);
-        break;
-      case 'binary':
-        walk(e.lhs);
-        walk(e.rhs);
-        break;
-      case 'number':
-      case 'vector':
-        break;
-    }
+    if (e.type === 'range') leaves.push(e);
+    else subExpressions(e).forEach(walk);
   };
   walk(expr);
   return leaves;
@@ -47,23 +33,10 @@ const PUSHDOWN = new Set<RangeFn>(['bytes_over_time', 'bytes_rate', 'sum_over_ti
 export function pushedGroupings(expr: Expr): Map<RangeAggExpr, Grouping> {
   const out = new Map<RangeAggExpr, Grouping>();
   const walk = (e: Expr): void => {
-    switch (e.type) {
-      case 'vector_agg':
-        if (e.op === 'sum' && e.inner.type === 'range' && e.inner.grouping === undefined && PUSHDOWN.has(e.inner.fn)) {
-          out.set(e.inner, e.grouping ?? { without: false, labels: [] });
-        }
-        walk(e.inner);
-        break;
-      case 'label_replace':
-        walk(e.inner);
-        break;
-      case 'binary':
-        walk(e.lhs);
-        walk(e.rhs);
-        break;
-      default:
-        break;
+    if (e.type === 'vector_agg' && e.op === 'sum' && e.inner.type === 'range' && e.inner.grouping === undefined && PUSHDOWN.has(e.inner.fn)) {
+      out.set(e.inner, e.grouping ?? { without: false, labels: [] });
     }
+    subExpressions(e).forEach(walk);
   };
   walk(expr);
   return out;

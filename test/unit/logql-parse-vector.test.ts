@@ -182,3 +182,12 @@ describe('constant expressions', () => {
     expect(tree(parseExpr('(1 > 2) + (3 >= 3)'))).toEqual(1);
   });
 });
+
+describe('pipelines under every node are checked at load', () => {
+  it('a bad line_format template inside label_replace, a binary side or an aggregation is refused', () => {
+    const bad = 'count_over_time({job="x"} | line_format "{{ .a " [5m])';
+    for (const q of [`label_replace(${bad}, "d", "$1", "s", "(.*)")`, `sum(${bad}) / 2`, `1 + sum by (job) (${bad})`, `topk(2, ${bad})`]) {
+      expect(() => parseExpr(q), q).toThrow(/invalid line template/);
+    }
+  });
+});
