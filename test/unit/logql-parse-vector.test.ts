@@ -8,16 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { type BinaryExpr, type Expr, LogQLError, type RangeAggExpr, type VectorAggExpr } from '../../src/logql/ast.js';
 import { parseExpr } from '../../src/logql/parse.js';
+import { parseError } from '../helpers/parse-error.js';
 
-function parseError(text: string): LogQLError {
-  try {
-    parseExpr(text);
-  } catch (e) {
-    if (e instanceof LogQLError) return e;
-    throw e;
-  }
-  throw new Error(`expected a LogQLError for ${text}`);
-}
 
 /** Compact form: operators, modifiers and leaves, no positions or selectors. */
 function tree(e: Expr): unknown {

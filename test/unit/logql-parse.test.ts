@@ -6,21 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import { type Expr, LogQLError } from '../../src/logql/ast.js';
 import { parseExpr } from '../../src/logql/parse.js';
+import { parseError } from '../helpers/parse-error.js';
 
 /** The AST without positions, for structural comparisons. */
 function shape(e: Expr): unknown {
   return JSON.parse(JSON.stringify(e, (k, v: unknown) => (k === 'pos' ? undefined : v)));
 }
 
-function parseError(text: string): LogQLError {
-  try {
-    parseExpr(text);
-  } catch (e) {
-    if (e instanceof LogQLError) return e;
-    throw e;
-  }
-  throw new Error(`expected a LogQLError for ${text}`);
-}
 
 const sel = (filters: unknown[] = [], matchers: unknown[] = [{ name: 'a', op: '=', value: 'b' }]) => ({ matchers, filters, stages: [] });
 const range = (fn: string, filters: unknown[] = [], rangeMs = 300_000) => ({ type: 'range', fn, selector: sel(filters), rangeMs });

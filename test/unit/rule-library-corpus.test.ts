@@ -14,9 +14,8 @@
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RE2 } from 're2-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Expr, LabelMatcher, LineFilter, LogSelector } from '../../src/logql/ast.js';
+import { selectorAccepts, selectors } from '../helpers/re2-selector-oracle.js';
 import { loadRuleSet } from '../../src/rules/load.js';
 import type { AlertingRuleDef, RuleSet } from '../../src/rules/rule-file.js';
 import { Simulation } from '../../src/rules/simulate.js';
@@ -61,37 +60,6 @@ function event(l: CorpusLine, timeMs: number, seq: number): LogEvent {
   return ev;
 }
 
-function selectors(e: Expr): LogSelector[] {
-  switch (e.type) {
-    case 'range': return [e.selector];
-    case 'vector_agg': return selectors(e.inner);
-    case 'binary': return [...selectors(e.lhs), ...selectors(e.rhs)];
-    default: return [];
-  }
-}
-const re2Cache = new Map<string, RE2>();
-function re2(pattern: string): RE2 {
-  let r = re2Cache.get(pattern);
-  if (r === undefined) re2Cache.set(pattern, (r = new RE2(pattern, 'u')));
-  return r;
-}
-function matcherAccepts(m: LabelMatcher, labels: Readonly<Record<string, string>>): boolean {
-  const v = labels[m.name] ?? '';
-  switch (m.op) {
-    case '=': return v === m.value;
-    case '!=': return v !== m.value;
-    case '=~': return re2(`^(?:${m.value})$`).test(v);
-    case '!~': return !re2(`^(?:${m.value})$`).test(v);
-  }
-}
-function filterAccepts(f: LineFilter, line: string): boolean {
-  const any = f.values.some((v) => (f.op === '|=' || f.op === '!=' ? line.includes(v) : re2(v).test(line)));
-  return f.op === '|=' || f.op === '|~' ? any : !any;
-}
-/** Selector + line filters with real RE2, independent of the engine's matcher. */
-function selectorAccepts(sel: LogSelector, ev: LogEvent): boolean {
-  return sel.matchers.every((m) => matcherAccepts(m, ev.stream.labels)) && sel.filters.every((f) => filterAccepts(f, ev.line));
-}
 
 interface LoadedRule { def: AlertingRuleDef; set: RuleSet }
 const rules = new Map<string, LoadedRule>();

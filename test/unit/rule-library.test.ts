@@ -14,9 +14,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parser as lezerParser } from '@grafana/lezer-logql';
-import { RE2 } from 're2-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Expr, LabelMatcher, LineFilter, LogSelector } from '../../src/logql/ast.js';
+import { re2, selectorAccepts, selectors } from '../helpers/re2-selector-oracle.js';
 import { listRuleFiles, loadRuleSet } from '../../src/rules/load.js';
 import type { AlertingRuleDef, RuleSet } from '../../src/rules/rule-file.js';
 import { Simulation } from '../../src/rules/simulate.js';
@@ -48,44 +47,6 @@ function decodeFixture(rel: string): LogEvent[] {
   });
 }
 
-function selectors(e: Expr): LogSelector[] {
-  switch (e.type) {
-    case 'range': return [e.selector];
-    case 'vector_agg': return selectors(e.inner);
-    case 'binary': return [...selectors(e.lhs), ...selectors(e.rhs)];
-    default: return [];
-  }
-}
-
-const re2Cache = new Map<string, RE2>();
-function re2(pattern: string): RE2 {
-  let r = re2Cache.get(pattern);
-  if (r === undefined) {
-    r = new RE2(pattern, 'u');
-    re2Cache.set(pattern, r);
-  }
-  return r;
-}
-
-function matcherAccepts(m: LabelMatcher, labels: Readonly<Record<string, string>>): boolean {
-  const v = labels[m.name] ?? '';
-  switch (m.op) {
-    case '=': return v === m.value;
-    case '!=': return v !== m.value;
-    case '=~': return re2(`^(?:${m.value})$`).test(v);
-    case '!~': return !re2(`^(?:${m.value})$`).test(v);
-  }
-}
-
-function filterAccepts(f: LineFilter, line: string): boolean {
-  const any = f.values.some((v) => (f.op === '|=' || f.op === '!=' ? line.includes(v) : re2(v).test(line)));
-  return f.op === '|=' || f.op === '|~' ? any : !any;
-}
-
-/** Selector + line filters, evaluated with real RE2 — independent of the engine's own matcher. */
-function selectorAccepts(sel: LogSelector, ev: LogEvent): boolean {
-  return sel.matchers.every((m) => matcherAccepts(m, ev.stream.labels)) && sel.filters.every((f) => filterAccepts(f, ev.line));
-}
 
 function alertRule(set: RuleSet, name: string): AlertingRuleDef {
   const r = set.groups.flatMap((g) => g.rules).find((x) => x.name === name);

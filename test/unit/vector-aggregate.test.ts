@@ -6,19 +6,10 @@
  * runs the same algorithms (Welford, bounded heaps with NaN first out).
  */
 import { describe, expect, it } from 'vitest';
+import { HTTP_REQUESTS, sample as s } from '../fixtures/promql/http-requests.js';
 import { aggregate, type Sample } from '../../src/rules/instant-vector.js';
 
-const s = (labels: Record<string, string>, value: number): Sample => ({ labels, value });
-const H: Sample[] = [
-  s({ job: 'api-server', instance: '0', group: 'production' }, 100),
-  s({ job: 'api-server', instance: '1', group: 'production' }, 200),
-  s({ job: 'api-server', instance: '0', group: 'canary' }, 300),
-  s({ job: 'api-server', instance: '1', group: 'canary' }, 400),
-  s({ job: 'app-server', instance: '0', group: 'production' }, 500),
-  s({ job: 'app-server', instance: '1', group: 'production' }, 600),
-  s({ job: 'app-server', instance: '0', group: 'canary' }, 700),
-  s({ job: 'app-server', instance: '1', group: 'canary' }, 800),
-];
+const H = HTTP_REQUESTS;
 const by = (...labels: string[]) => ({ without: false, labels });
 const vals = (v: readonly Sample[]) => v.map((x) => x.value);
 

@@ -7,11 +7,11 @@
  * TestDefaultEvaluator_DivideByZero) and the error texts are Loki's.
  */
 import { describe, expect, it } from 'vitest';
+import { HTTP_REQUESTS, sample as s } from '../fixtures/promql/http-requests.js';
 import type { VectorMatching } from '../../src/logql/ast.js';
 import { aggregate, binary, type Sample } from '../../src/rules/instant-vector.js';
 import { VectorMatchError, vectorBinop, vectorSetOp } from '../../src/rules/vector-match.js';
 
-const s = (labels: Record<string, string>, value: number): Sample => ({ labels, value });
 /** Samples as sorted `{k=v,…} value` strings. */
 const show = (v: readonly Sample[]) =>
   v
@@ -21,17 +21,7 @@ const oneToOne: VectorMatching = { card: 'one-to-one', on: false, labels: [], in
 const on = (...labels: string[]): VectorMatching => ({ card: 'one-to-one', on: true, labels, include: [] });
 const ignoring = (...labels: string[]): VectorMatching => ({ card: 'one-to-one', on: false, labels, include: [] });
 
-// http_requests_total at 50m (operators.test: 0+10x10 … 0+80x10).
-const H: Sample[] = [
-  s({ job: 'api-server', instance: '0', group: 'production' }, 100),
-  s({ job: 'api-server', instance: '1', group: 'production' }, 200),
-  s({ job: 'api-server', instance: '0', group: 'canary' }, 300),
-  s({ job: 'api-server', instance: '1', group: 'canary' }, 400),
-  s({ job: 'app-server', instance: '0', group: 'production' }, 500),
-  s({ job: 'app-server', instance: '1', group: 'production' }, 600),
-  s({ job: 'app-server', instance: '0', group: 'canary' }, 700),
-  s({ job: 'app-server', instance: '1', group: 'canary' }, 800),
-];
+const H = HTTP_REQUESTS;
 const sel = (m: Record<string, string>) => H.filter((x) => Object.entries(m).every(([k, v]) => x.labels[k] === v));
 const plus1 = (v: Sample[]) => v.map((x) => s(x.labels, x.value + 1));
 const sumByJob = aggregate('sum', { without: false, labels: ['job'] }, H);
