@@ -85,7 +85,7 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
     // Sources → pipeline → bus is wired by the constructors (openSources below, IngestPipeline above).
     bus.subscribe('rules', (ev) => engine.ingest(ev));
     // Without Loki the engine is the only subscriber: records no rule can match skip JSON.parse.
-    if (loki === undefined) pipeline.gate = new RawLineGate(cfg.talos, ruleSelectors(engine), decoder.timeFallbacks);
+    if (loki === undefined && cfg.talos.lazyDecode) pipeline.gate = new RawLineGate(cfg.talos, ruleSelectors(engine), decoder.timeFallbacks);
     if (loki !== undefined) bus.subscribe('loki', (ev) => loki.handle(ev));
     engine.onAlert((c) => notifier.handle(c));
     // Without Alertmanager the notifier logs each alert itself; with it, log them here.
