@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { EventBus } from './bus.js';
-import { ConfigError, parseHostPort, type Config } from './config/schema.js';
+import { parseHostPort, type Config } from './config/schema.js';
 import { readSecretFile } from './config/secret-file.js';
 import { buildHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
@@ -17,7 +17,7 @@ import { RuleEngine } from './rules/engine.js';
 import type { RuleSet } from './rules/rule-file.js';
 import { RuleRuntime, type ReloadResult } from './rules/runtime.js';
 import { AlertmanagerNotifier } from './sinks/alertmanager/index.js';
-import type { LokiPusher } from './sinks/loki/pusher.js';
+import type { LokiForwarder, LokiThreadMode } from './sinks/loki/thread/forwarder.js';
 import { listenError, openSources } from './sources/listen.js';
 import { TalosDecoder } from './talos/decode.js';
 import { IngestPipeline } from './talos/ingest.js';
@@ -31,7 +31,7 @@ export interface Sidecar {
   readonly registry: Registry;
   readonly pipeline: IngestPipeline;
   readonly notifier: AlertmanagerNotifier;
-  readonly loki: LokiPusher | undefined;
+  readonly loki: LokiForwarder | undefined;
   readonly logger: Logger;
   readonly http: FastifyInstance;
   /** Reload rules from their paths; a failure keeps the old rules. */
@@ -45,6 +45,8 @@ export interface SidecarOptions {
   registry?: Registry;
   /** Rules already loaded (demo, tests); otherwise loaded from cfg.rules.paths. */
   ruleSet?: RuleSet;
+  /** Where Loki forwarding runs (default: a worker thread when running built JavaScript). */
+  lokiThread?: LokiThreadMode;
 }
 
 export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Promise<Sidecar> {
@@ -74,19 +76,19 @@ export async function startSidecar(cfg: Config, opts: SidecarOptions = {}): Prom
     await rules.load(); // a bad rule file at start is fatal
     const evidenceLink = { link: evidence.link, grafanaUrl: externalUrl, lokiUrl: evidence.lokiUrl || cfg.loki.url, datasourceUid: evidence.datasourceUid };
     const notifier = new AlertmanagerNotifier(cfg.alertmanager, { ...cfg.rules, evidenceLink }, { registry, logger });
-    const loki = cfg.loki.url !== '' ? await startLoki(cfg.loki, registry, logger) : undefined;
+    const loki = cfg.loki.url !== '' ? await startLoki(cfg, registry, logger, opts.lokiThread) : undefined;
     if (loki !== undefined) opened.push(() => loki.stop());
-    // Structured metadata is built for every line: rules read it (label filters, `by`, unwrap) as Loki 3 does,
-    // and the Loki sink decides per its policy whether to send it.
+    // Structured metadata is built for every line decoded here: rules read it (label filters, `by`, unwrap) as Loki 3 does.
     const decoder = new TalosDecoder({ ...cfg.talos, metadata: true });
     const pipeline = new IngestPipeline(decoder, bus, logger.child({ component: 'ingest' }), registry);
 
     // Hand-offs: the only places one component calls another at run time.
     // Sources → pipeline → bus is wired by the constructors (openSources below, IngestPipeline above).
     bus.subscribe('rules', (ev) => engine.ingest(ev));
-    // Without Loki the engine is the only subscriber: records no rule can match skip JSON.parse.
-    if (loki === undefined && cfg.talos.lazyDecode) pipeline.gate = new RawLineGate(cfg.talos, ruleSelectors(engine), decoder.timeFallbacks);
-    if (loki !== undefined) bus.subscribe('loki', (ev) => loki.handle(ev));
+    // Loki gets every raw record and decodes it on its own thread; the engine is the bus's only subscriber,
+    // so records no rule can match may skip JSON.parse here.
+    pipeline.tap = loki;
+    if (cfg.talos.lazyDecode) pipeline.gate = new RawLineGate(cfg.talos, ruleSelectors(engine), decoder.timeFallbacks);
     engine.onAlert((c) => notifier.handle(c));
     // Without Alertmanager the notifier logs each alert itself; with it, log them here.
     if (cfg.alertmanager.urls.length > 0) engine.onAlert((c) => {
@@ -157,15 +159,10 @@ function ruleSelectors(engine: RuleEngine): () => readonly LogSelector[] {
   };
 }
 
-/** Loaded only when configured: protobuf and snappy cost start-up time otherwise. */
-async function startLoki(cfg: Config['loki'], registry: Registry, logger: Logger): Promise<LokiPusher> {
-  const { LokiPusher } = await import('./sinks/loki/pusher.js');
-  const pusher = new LokiPusher(cfg, { registry, logger: logger.child({ component: 'loki' }) });
-  try {
-    await pusher.start();
-  } catch (e) {
-    // Starting reads credentials and TLS files and opens the spool: what fails there is the configuration's to fix.
-    throw e instanceof ConfigError ? e : new ConfigError('loki', (e as Error).message.replace(/^loki: /, ''));
-  }
-  return pusher;
+/** Loaded only when configured. The pusher's start (credentials, TLS files, spool) fails as a ConfigError. */
+async function startLoki(cfg: Config, registry: Registry, logger: Logger, mode: LokiThreadMode | undefined): Promise<LokiForwarder> {
+  const { LokiForwarder } = await import('./sinks/loki/thread/forwarder.js');
+  const forwarder = new LokiForwarder({ loki: cfg.loki, talos: cfg.talos, log: cfg.log }, { registry, logger: logger.child({ component: 'loki' }), mode });
+  await forwarder.start();
+  return forwarder;
 }

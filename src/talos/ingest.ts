@@ -13,6 +13,11 @@ import type { LabelSet } from '../log-event.js';
 import type { TalosDecoder } from './decode.js';
 import type { RawLineGate } from './raw-gate.js';
 
+/** A consumer of raw records (LokiForwarder). */
+export interface RecordTap {
+  record(text: string, peer: string, proto: Proto, receivedMs: number): void;
+}
+
 interface StreamCount {
   host: string;
   stream: string;
@@ -54,9 +59,11 @@ export class IngestPipeline implements RecordSink {
   /**
    * Lazy decoding (alert path only): when set, records no rule can match are
    * counted and dropped before JSON.parse. Set it only when every subscriber
-   * of the bus is the rule engine: Loki needs every record.
+   * of the bus is the rule engine (Loki gets every record from `tap`).
    */
   gate: RawLineGate | undefined;
+  /** Sees every record as received, before the gate (Loki forwarding decodes on its own thread). */
+  tap: RecordTap | undefined;
 
   constructor(
     private readonly decoder: TalosDecoder,
@@ -69,6 +76,7 @@ export class IngestPipeline implements RecordSink {
   }
 
   record(text: string, peer: string, proto: Proto, receivedMs: number): void {
+    this.tap?.record(text, peer, proto, receivedMs);
     if (this.gate !== undefined && this.gate.skip(text, peer, receivedMs)) {
       this.accepted++;
       return;

@@ -1,0 +1,124 @@
+/**
+ * The records of one event-loop turn, as the ingest thread hands them to the
+ * Loki thread: the raw Talos record text (the Loki thread decodes it for
+ * storage; the ingest thread decodes only what rules need), who sent it and
+ * when it arrived. One transferable ArrayBuffer per turn, so nothing is
+ * copied per line between threads and no object is built per line here:
+ *   `u32 records | record* | u16 peers | (u16 byteLength | utf8)*`
+ * with `record = f64 receivedMs | u16 peer | u8 proto | u32 byteLength | utf8`
+ * (little-endian); `peer` indexes the table at the end (written by `take`).
+ */
+import type { Proto } from '../../../sources/ingest-target.js';
+
+const RECORD_HEAD = 15;
+const FRAME_HEAD = 4;
+
+/** Records in a frame are cut at this size: the Loki thread starts on them while more arrive. */
+export const FRAME_SOFT_LIMIT = 256 * 1024;
+
+export class RecordFrameWriter {
+  private buf: Buffer;
+  private at = FRAME_HEAD;
+  private count = 0;
+  private readonly peerIndex = new Map<string, number>();
+  private readonly peers: string[] = [];
+
+  constructor(private readonly alloc: (minBytes: number) => ArrayBuffer) {
+    this.buf = Buffer.from(alloc(FRAME_SOFT_LIMIT));
+  }
+
+  get records(): number {
+    return this.count;
+  }
+
+  get bytes(): number {
+    return this.at;
+  }
+
+  add(text: string, peer: string, proto: Proto, receivedMs: number): void {
+    let pi = this.peerIndex.get(peer);
+    if (pi === undefined) {
+      pi = this.peers.length;
+      this.peers.push(peer);
+      this.peerIndex.set(peer, pi);
+    }
+    this.ensure(RECORD_HEAD + text.length * 3);
+    const b = this.buf;
+    const at = this.at;
+    b.writeDoubleLE(receivedMs, at);
+    b.writeUInt16LE(pi, at + 8);
+    b[at + 10] = proto === 'tcp' ? 0 : 1;
+    const n = b.write(text, at + RECORD_HEAD, 'utf8');
+    b.writeUInt32LE(n, at + 11);
+    this.at = at + RECORD_HEAD + n;
+    this.count++;
+  }
+
+  /** Whether the peer table is nearly full (u16 indexes): take() before more peers. */
+  get full(): boolean {
+    return this.peers.length >= 0xfff0;
+  }
+
+  /** The finished frame (its ArrayBuffer is handed over) and its length; the writer starts a new one. */
+  take(): { buf: ArrayBuffer; len: number; records: number } {
+    let tableBytes = 2;
+    for (const p of this.peers) tableBytes += 2 + Buffer.byteLength(p, 'utf8');
+    this.ensure(tableBytes);
+    const b = this.buf;
+    b.writeUInt32LE(this.count, 0);
+    let at = this.at;
+    b.writeUInt16LE(this.peers.length, at);
+    at += 2;
+    for (const p of this.peers) {
+      const n = b.write(p, at + 2, 'utf8');
+      b.writeUInt16LE(n, at);
+      at += 2 + n;
+    }
+    const out = { buf: b.buffer as ArrayBuffer, len: at, records: this.count };
+    this.buf = Buffer.from(this.alloc(FRAME_SOFT_LIMIT));
+    this.at = FRAME_HEAD;
+    this.count = 0;
+    this.peerIndex.clear();
+    this.peers.length = 0;
+    return out;
+  }
+
+  private ensure(extra: number): void {
+    if (this.at + extra <= this.buf.length) return;
+    const next = Buffer.from(this.alloc(Math.max(this.buf.length * 2, this.at + extra)));
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
+}
+
+/** Calls `each` for every record of a frame, in order. Throws on a frame that does not parse (a bug, not input). */
+export function readRecordFrame(
+  ab: ArrayBuffer,
+  len: number,
+  each: (text: string, peer: string, proto: Proto, receivedMs: number) => void,
+): number {
+  const b = Buffer.from(ab, 0, len);
+  const count = b.readUInt32LE(0);
+  // The peer table is after the records: find it first.
+  let at = FRAME_HEAD;
+  for (let i = 0; i < count; i++) at += RECORD_HEAD + b.readUInt32LE(at + 11);
+  const peers: string[] = new Array(b.readUInt16LE(at));
+  at += 2;
+  for (let i = 0; i < peers.length; i++) {
+    const n = b.readUInt16LE(at);
+    peers[i] = b.toString('utf8', at + 2, at + 2 + n);
+    at += 2 + n;
+  }
+  if (at !== len) throw new Error(`record frame: ${len} bytes, table ends at ${at}`);
+  at = FRAME_HEAD;
+  for (let i = 0; i < count; i++) {
+    const receivedMs = b.readDoubleLE(at);
+    const peer = peers[b.readUInt16LE(at + 8)]!;
+    const proto: Proto = b[at + 10] === 0 ? 'tcp' : 'udp';
+    const n = b.readUInt32LE(at + 11);
+    const start = at + RECORD_HEAD;
+    each(b.toString('utf8', start, start + n), peer, proto, receivedMs);
+    at = start + n;
+  }
+  return count;
+}
