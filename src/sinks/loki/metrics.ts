@@ -18,6 +18,8 @@ export type DropReason =
   | 'spool_full' // the oldest spool segment was dropped for space
   | 'spool_error' // the spool could not write
   | 'encode_error'
+  | 'overloaded' // the Loki thread was more than 64 MiB of records behind the ingest thread
+  | 'loki_thread_down' // handed over while the Loki thread was being restarted
   | 'shutdown'; // still in memory at stop without a spool, or handed in after stop
 
 const DROP_REASONS: readonly DropReason[] = [
@@ -33,6 +35,8 @@ const DROP_REASONS: readonly DropReason[] = [
   'spool_full',
   'spool_error',
   'encode_error',
+  'overloaded',
+  'loki_thread_down',
   'shutdown',
 ];
 
