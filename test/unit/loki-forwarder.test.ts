@@ -140,5 +140,34 @@ for (const mode of ['inline', 'worker'] as const) {
       expect(got).toEqual(Array.from({ length: got.length }, (_, i) => i));
       await f.stop();
     });
+
+    if (mode === 'worker') {
+      it('restarts a Loki thread that died; with a spool nothing it had taken is lost', async () => {
+        rx.entries.length = 0;
+        const spoolDir = join(work, 'spool-restart');
+        const { f, registry } = forwarder(hostConfig(rx.url, { spoolDir }));
+        await f.start();
+        for (let i = 0; i < 1000; i++) f.record(talosRecord(i), '10.0.0.2', 'tcp', Date.now());
+        await rx.waitForLines(1000, 10_000);
+        // Fault injection: a frame the Loki thread cannot parse makes it throw and exit.
+        const ch = (f as unknown as { channel: { port: { postMessage(m: unknown, t?: ArrayBuffer[]): void } } }).channel;
+        const bad = new ArrayBuffer(8);
+        new DataView(bad).setUint32(0, 5, true);
+        ch.port.postMessage({ t: 'frame', buf: bad, len: 8 }, [bad]);
+        // Down: counted, not thrown; then back within about a second.
+
+        let i = 1000;
+        await eventually(() => {
+          f.record(talosRecord(i++), '10.0.0.2', 'tcp', Date.now());
+          expect(rx.entries.length).toBeGreaterThan(1000);
+        }, 10_000);
+        const down = await metricValue(registry, 'dropped_lines_total', { reason: 'loki_thread_down' });
+        await eventually(async () => expect(await metricValue(registry, 'lines_sent_total')).toBe(i - down - 1000), 10_000);
+        await f.stop();
+        const got = new Set(rx.entries.map((e) => Number(/#(\d+)/.exec(e.line)![1])));
+        for (let k = 0; k < 1000; k++) expect(got.has(k)).toBe(true);
+        expect(got.size).toBe(i - down);
+      });
+    }
   });
 }

@@ -68,6 +68,8 @@ export class LokiForwarder {
   private channel: Channel | undefined;
   private flushQueued = false;
   private inflightBytes = 0;
+  /** Records in frames handed over and not yet handed back (lost if the thread dies: counted). */
+  private inflightRecords = 0;
   private readonly dropped = new Map<string, number>();
   private nextId = 1;
   private readonly waiting = new Map<number, (m: MetricJson[] | undefined) => void>();
@@ -151,6 +153,7 @@ export class LokiForwarder {
     if (this.writer.records === 0 || this.channel === undefined) return;
     const f = this.writer.take();
     this.inflightBytes += f.len;
+    this.inflightRecords += f.records;
     this.post({ t: 'frame', buf: f.buf, len: f.len }, [f.buf]);
   }
 
@@ -174,6 +177,7 @@ export class LokiForwarder {
     switch (m.t) {
       case 'free':
         this.inflightBytes -= m.len;
+        this.inflightRecords -= m.records;
         if (this.pool.length < POOL_MAX && m.buf.byteLength <= 4 * FRAME_SOFT_LIMIT) this.pool.push(m.buf);
         break;
       case 'metrics':
@@ -234,7 +238,9 @@ export class LokiForwarder {
     w.on('exit', (code) => {
       if (this.channel?.port !== w) return; // closed on purpose
       this.channel = undefined;
+      this.drop('loki_thread_down', this.inflightRecords);
       this.inflightBytes = 0;
+      this.inflightRecords = 0;
       for (const [, r] of this.waiting) r(undefined);
       this.waiting.clear();
       if (this.state !== 'running') return;

@@ -62,11 +62,11 @@ export class LokiHost {
   private frame(buf: ArrayBuffer, len: number): void {
     const decoder = this.decoder;
     const pusher = this.pusher;
-    readRecordFrame(buf, len, (text, peer, _proto, receivedMs) => {
+    const records = readRecordFrame(buf, len, (text, peer, _proto, receivedMs) => {
       const ev = decoder.decode(text, peer, receivedMs);
       if (typeof ev !== 'string') pusher.handle(ev);
     });
-    this.port.postMessage({ t: 'free', buf, len } satisfies FromHost, [buf]);
+    this.port.postMessage({ t: 'free', buf, len, records } satisfies FromHost, [buf]);
   }
 
   private async metrics(): Promise<MetricJson[]> {

@@ -32,7 +32,7 @@ export type FromHost =
   | { t: 'started'; metrics: MetricJson[] }
   | { t: 'start_error'; message: string }
   /** A frame's buffer, handed back for reuse. */
-  | { t: 'free'; buf: ArrayBuffer; len: number }
+  | { t: 'free'; buf: ArrayBuffer; len: number; records: number }
   | { t: 'metrics'; id: number; metrics: MetricJson[] }
   /** The final values of its metrics come with it. */
   | { t: 'stopped'; metrics: MetricJson[] };
