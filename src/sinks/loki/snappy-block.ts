@@ -27,16 +27,24 @@ export function jsSnappyBlock(): SnappyBlock {
   const m = require('snappyjs') as { compress(input: Buffer): Buffer };
   return {
     kind: 'js',
-    // snappyjs returns a Buffer only for a Buffer input; it allocates the output.
-    compress: (raw) => m.compress(Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)),
+    compress: (raw) => {
+      // snappyjs returns a Buffer only for a Buffer input.
+      const out = m.compress(Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
+      // Its result is a view of a worst-case-sized allocation (≈1.17× the input, often 5× the
+      // block): copied out, a queued or spooled body holds only its own bytes.
+      return out.buffer.byteLength > out.byteLength + 4096 ? Buffer.from(out) : out;
+    },
   };
 }
 
 /** The native binding, or the reason it could not load. */
 export function nativeSnappyBlock(): SnappyBlock | Error {
   try {
-    const m = require('snappy') as { compressSync(input: Uint8Array): Buffer };
-    return { kind: 'native', compress: (raw) => m.compressSync(raw) };
+    const m = require('snappy') as { compressSync(input: Uint8Array, options: { copyOutputData: boolean }): Buffer };
+    // copyOutputData: a plain V8 buffer instead of wrapping the native output as an external
+    // buffer. Measured (bench/push-writer.ts, median per 1 MiB batch) about 20x faster per call:
+    // external buffers made most calls pay for a GC, the copy of ~200 KiB costs far less.
+    return { kind: 'native', compress: (raw) => m.compressSync(raw, { copyOutputData: true }) };
   } catch (e) {
     return e instanceof Error ? e : new Error(String(e));
   }
