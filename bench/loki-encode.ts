@@ -4,19 +4,21 @@
  * event loop (protobuf and snappy run synchronously; gzip runs on the libuv
  * pool). Also the spool's CRC-32 throughput.
  *
- *   npm run build && node dist-tools/bench/loki-encode.js [--seconds 2]
+ *   npm run build:tools && node dist-tools/bench/loki-encode.js [--seconds 2]
  *
  * Figures are best-of-rounds (see time()).
  */
-import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { OpenBatch } from '../src/sinks/loki/batch.js';
 import { crc32 } from '../src/sinks/loki/crc32.js';
 import { encodeJsonPush } from '../src/sinks/loki/encode.js';
 import { encodePushRequest } from '../src/sinks/loki/logproto.js';
+import { PushWriter } from '../src/sinks/loki/push-writer.js';
+import { jsSnappyBlock, nativeSnappyBlock } from '../src/sinks/loki/snappy-block.js';
 import { LabelSetCache, type LogEvent } from '../src/log-event.js';
 
-const snappy = createRequire(import.meta.url)('snappyjs') as { compress(b: Buffer): Buffer };
+const snappyjs = jsSnappyBlock();
+const native = nativeSnappyBlock();
 const MiB = 1024 * 1024;
 
 const KERNEL = [
@@ -90,7 +92,7 @@ function main(): void {
   const { batch, rawBytes } = makeBatch(true);
   const lines = batch.lines;
   const pb = encodePushRequest(batch, true);
-  const compressed = snappy.compress(pb);
+  const compressed = snappyjs.compress(pb);
   const json = encodeJsonPush(batch, true);
   const gz = gzipSync(json, { level: 1 });
   console.log(`node ${process.version}; batch: ${lines} lines, ${(rawBytes / MiB).toFixed(2)} MiB of line text, ${batch.streams.size} streams, with structured metadata`);
@@ -98,13 +100,22 @@ function main(): void {
 
   const fill = time(seconds, () => makeBatchFill(batch));
   row('fill batch (handle path)', fill, lines, rawBytes);
-  const tPb = time(seconds, () => encodePushRequest(batch, true));
-  row('protobuf encode (protobufjs)', tPb, lines, rawBytes);
-  const tPbNoMd = time(seconds, () => encodePushRequest(batch, false));
+  const tPbjs = time(seconds, () => encodePushRequest(batch, true));
+  row('protobuf encode (protobufjs, ref.)', tPbjs, lines, rawBytes);
+  const writer = new PushWriter();
+  const tPb = time(seconds, () => writer.encode(batch, true));
+  row('protobuf encode (PushWriter)', tPb, lines, rawBytes);
+  const tPbNoMd = time(seconds, () => writer.encode(batch, false));
   row('  … without structured metadata', tPbNoMd, lines, rawBytes);
-  const tSn = time(seconds, () => snappy.compress(pb));
+  const tSn = time(seconds, () => snappyjs.compress(pb));
   row('snappy block (snappyjs)', tSn, lines, rawBytes);
-  row('protobuf + snappy (event loop)', tPb + tSn, lines, rawBytes, '  ← loop held per batch');
+  let tBlock = tSn;
+  if (native instanceof Error) console.log(`native snappy not loaded: ${native.message.split('\n')[0]}`);
+  else {
+    tBlock = time(seconds, () => native.compress(pb));
+    row('snappy block (native snappy)', tBlock, lines, rawBytes);
+  }
+  row('protobuf + snappy (event loop)', tPb + tBlock, lines, rawBytes, '  ← loop held per batch');
   const tJson = time(seconds, () => encodeJsonPush(batch, true));
   row('json encode (event loop)', tJson, lines, rawBytes);
   const tGz = time(seconds, () => gzipSync(json, { level: 1 }));

@@ -4,18 +4,25 @@
  * compressed with gzip. The body is what the queue and the spool keep, so a
  * batch is encoded once however often it is retried or replayed.
  */
-import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { eventTimeNsString } from '../../log-event.js';
 import type { OpenBatch } from './batch.js';
-import { encodePushRequest } from './logproto.js';
 import { lokiMetadata } from './metadata-name.js';
 import { MetadataPolicy } from './metadata-policy.js';
+import { PushWriter } from './push-writer.js';
+import { snappyBlock } from './snappy-block.js';
 
-// snappyjs ships no types; this is the part of its API we use.
-const snappy = createRequire(import.meta.url)('snappyjs') as { compress(input: Buffer): Buffer };
 const gzipAsync = promisify(gzip);
+
+/**
+ * One writer for the module (so one per thread), made on first use: its
+ * buffer is reused batch after batch and grows to the largest batch seen
+ * (bounded by loki.batch_size). Safe because the protobuf path is synchronous
+ * from encode to compress, and the compressed body is a new buffer, so no
+ * body handed out aliases the writer's buffer.
+ */
+let pushWriter: PushWriter | undefined;
 
 export type BodyFormat = 'protobuf' | 'json';
 
@@ -38,7 +45,7 @@ export const CONTENT_ENCODING: Readonly<Record<BodyFormat, string | undefined>> 
 export async function encodeBatch(batch: OpenBatch, format: BodyFormat, withMetadata: boolean | MetadataPolicy): Promise<EncodedBatch> {
   const body =
     format === 'protobuf'
-      ? snappy.compress(encodePushRequest(batch, withMetadata))
+      ? snappyBlock().compress((pushWriter ??= new PushWriter()).encode(batch, withMetadata))
       : await gzipAsync(encodeJsonPush(batch, withMetadata), { level: 1 }); // gzip runs on the libuv pool, off the event loop
   return { format, body, lines: batch.lines };
 }

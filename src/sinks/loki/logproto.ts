@@ -3,9 +3,9 @@
  * protobufjs reflection schema. Field numbers are the wire contract; the
  * gogoproto options Loki's file carries do not change the encoding.
  *
- * protobufjs's reflection encoder is fast enough here: a hand-written
- * two-pass writer measured no faster (≈6 ms per 1 MiB batch either way, see
- * bench/loki-encode.ts), so there is none.
+ * The pusher does not encode with this: it uses PushWriter (push-writer.ts),
+ * which writes the same bytes faster. This schema and encodePushRequest stay
+ * as the reference PushWriter is tested and benchmarked against.
  */
 import protobuf from 'protobufjs/light.js';
 import type { LogEvent } from '../../log-event.js';

@@ -11,7 +11,7 @@
  * message (same field order; empty timestamps written, empty strings and
  * zero scalars not), so Loki decodes exactly the same request.
  *
- * Not wired into the pusher (another owner); `encode` returns a view of the
+ * Used by encode.ts for every protobuf batch. `encode` returns a view of the
  * internal buffer, valid until the next call (compress it before then).
  */
 import type { LogEvent } from '../../log-event.js';
