@@ -9,18 +9,22 @@
 # pin a digest in your own builds for reproducibility.
 ARG NODE_VERSION=26
 
-# ---- build: all dependencies, compile TypeScript, then drop the dev dependencies ----
-# Runs on the builder's own platform: the output is plain JavaScript and the dependencies
-# have no native code (no install scripts), so one build serves every target platform
-# and multi-arch builds need no emulation for npm and tsc.
+# ---- build: all dependencies, compile TypeScript, then the target's production dependencies ----
+# Runs on the builder's own platform: the output is plain JavaScript and no dependency runs
+# an install script, so multi-arch builds need no emulation for npm and tsc. The one native
+# module (snappy, for Loki pushes) ships prebuilt per platform as optional dependencies:
+# the production install selects the target's (glibc, like this base image); if none
+# loads, the pusher falls back to the JavaScript snappy (same bytes, slower).
 FROM --platform=$BUILDPLATFORM node:${NODE_VERSION}-trixie-slim AS build
+ARG TARGETARCH
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund \
+ && rm -rf node_modules \
+ && npm ci --omit=dev --no-audit --no-fund --os=linux --libc=glibc --cpu="$(if [ "$TARGETARCH" = arm64 ]; then echo arm64; else echo x64; fi)" \
  && npm cache clean --force
 
 # ---- runtime: compiled JavaScript and production node_modules, nothing else ----

@@ -125,7 +125,7 @@ describe('Dockerfile stages', () => {
     expect(parsed.stages.length).toBeGreaterThanOrEqual(2);
     const runs = all(build, 'RUN').join(' && ');
     expect(runs).toMatch(/\bnpm ci\b(?![^&]*--omit=dev)/); // dev dependencies (typescript) for the build
-    const order = ['npm ci', 'npm run build', 'npm prune --omit=dev'].map((s) => runs.indexOf(s));
+    const order = ['npm ci', 'npm run build', 'npm ci --omit=dev'].map((s) => runs.indexOf(s));
     for (const i of order) expect(i).toBeGreaterThanOrEqual(0);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
@@ -227,7 +227,9 @@ describe('multi-arch build and image metadata', () => {
   it('builds the JavaScript once on the build platform; the runtime stage is the target platform', () => {
     expect(build.flags).toEqual(['--platform=$BUILDPLATFORM']);
     expect(runtime.flags).toEqual([]);
-    // Safe only because no dependency compiles native code for the build platform.
+    // Safe only because no dependency compiles native code for the build platform; prebuilt
+    // native packages are chosen for the target by the production install's --cpu.
+    expect(all(build, 'RUN').join(' ')).toMatch(/npm ci --omit=dev[^&]*--cpu=/);
     const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; hasInstallScript?: boolean }> };
     const native = Object.entries(lock.packages).filter(([, p]) => p.dev !== true && p.hasInstallScript === true).map(([k]) => k);
     expect(native).toEqual([]);
