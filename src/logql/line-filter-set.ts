@@ -10,6 +10,10 @@
  * scan, so those skip it. Chains with no required literal (only negative
  * filters, or regexes with no literal in every match) always run their exact
  * check. Identical chains are compiled and checked once.
+ *
+ * The lazy-decode gate (talos/raw-gate.ts) runs the prefilter alone
+ * (`prefilterRange`) over the msg's span of a record's raw JSON text, to drop
+ * records none of the rules can match before they are parsed.
  */
 import type { LineFilter } from './ast.js';
 import { LiteralAutomaton } from '../re2/aho-corasick.js';
