@@ -55,6 +55,18 @@ interface StreamPlan {
 }
 
 const MAX_CACHED_STREAMS = 10_000;
+/** Slots of the recent-plan cache (a power of two): more than the streams one connection cycles through. */
+const RECENT_SLOTS = 64;
+
+/** A plan with the raw field values it was looked up for. */
+interface RecentPlan {
+  readonly plan: StreamPlan;
+  readonly peer: string;
+  readonly hostFromField: boolean;
+  readonly host: string;
+  readonly service: string | undefined;
+  readonly level: string | undefined;
+}
 
 /** The compiled rules: label tests per selector; line filters in the shared prefilter. */
 class GateRules {
@@ -102,7 +114,9 @@ export class RawLineGate {
   private readonly counts = new Map<string, GateCount>();
   private lastTimePrefix = '';
   private lastTimePrefixMs = 0;
-  private last: { plan: StreamPlan; peer: string; hostFromField: boolean; host: string; service: string | undefined; level: string | undefined } | undefined;
+  /** Recently used plans, by slotOf (no label fields only). */
+  private readonly recent: Array<RecentPlan | undefined>;
+  private readonly recentMask: number;
   /** Records decided on without decoding. */
   skipped = 0;
 
@@ -112,7 +126,12 @@ export class RawLineGate {
     private readonly selectors: () => readonly LogSelector[],
     /** Shared with the decoder: skipped records count their time fallbacks there too. */
     private readonly timeFallbacks: Record<TimeFallback, number>,
+    /** Slots of the recent-plan cache, a power of two (tests use 1 so that every record checks a slot's owner). */
+    recentSlots = RECENT_SLOTS,
   ) {
+    if (recentSlots < 1 || (recentSlots & (recentSlots - 1)) !== 0) throw new Error(`recentSlots must be a power of two, got ${recentSlots}`);
+    this.recentMask = recentSlots - 1;
+    this.recent = new Array<RecentPlan | undefined>(recentSlots).fill(undefined);
     const hostField = opts.hostField ?? '';
     const labelFields = opts.labelFields.filter((f) => f !== hostField);
     const keys: string[] = ['msg', 'talos-service', 'talos-level', 'talos-time'];
@@ -135,7 +154,7 @@ export class RawLineGate {
     this.byHost = new Map();
     this.byKey = new Map();
     this.cached = 0;
-    this.last = undefined;
+    this.recent.fill(undefined);
     return rules;
   }
 
@@ -187,23 +206,41 @@ export class RawLineGate {
     return want !== undefined && rec.end[k]! - rec.start[k]! === want.length && rec.text.startsWith(want, rec.start[k]!);
   }
 
-  private planFor(peer: string): StreamPlan | undefined {
-    // Records of one connection mostly share their stream: check the last one first, without allocating.
-    const last = this.last;
-    if (last !== undefined && this.labelFieldKeys.length === 0 && this.fieldIs(K_SERVICE, last.service) && this.fieldIs(K_LEVEL, last.level)) {
-      const hk = this.hostKey;
-      if (hk >= 0 && this.rec.kind[hk] === KIND_STRING && this.rec.end[hk]! > this.rec.start[hk]!) {
-        if (last.hostFromField && this.fieldIs(hk, last.host)) return last.plan;
-      } else if (!last.hostFromField && last.peer === peer) {
-        return last.plan;
+  /** A small hash of the service, level and host field spans (direct-mapped slot in `recent`). */
+  private slotOf(): number {
+    const rec = this.rec;
+    const t = rec.text;
+    let h = 0;
+    for (let i = 0; i < 3; i++) {
+      const k = i === 0 ? K_SERVICE : i === 1 ? K_LEVEL : this.hostKey;
+      if (k < 0 || rec.kind[k] !== KIND_STRING) {
+        h = h * 31 + 1;
+        continue;
       }
+      const s = rec.start[k]!;
+      const e = rec.end[k]!;
+      h = h * 31 + (e - s);
+      if (e > s) h = h * 31 + t.charCodeAt(s) * 7 + t.charCodeAt(e - 1) * 3 + t.charCodeAt((s + e) >> 1);
+      h |= 0;
+    }
+    return (h ^ (h >>> 7)) & this.recentMask;
+  }
+
+  private planFor(peer: string): StreamPlan | undefined {
+    if (this.labelFieldKeys.length > 0) return this.lookUp(peer);
+    // A connection's records cycle through a few streams (services, levels):
+    // a recently seen one is recognised from the raw spans, without allocating.
+    const rec = this.rec;
+    const hk = this.hostKey;
+    const hostFromField = hk >= 0 && rec.kind[hk] === KIND_STRING && rec.end[hk]! > rec.start[hk]!;
+    const slot = this.slotOf();
+    const r = this.recent[slot];
+    if (r !== undefined && this.fieldIs(K_SERVICE, r.service) && this.fieldIs(K_LEVEL, r.level) && (hostFromField ? r.hostFromField && this.fieldIs(hk, r.host) : !r.hostFromField && r.peer === peer)) {
+      return r.plan;
     }
     const plan = this.lookUp(peer);
-    if (plan !== undefined && this.labelFieldKeys.length === 0) {
-      const rec = this.rec;
-      const hk = this.hostKey;
-      const hostFromField = hk >= 0 && rec.kind[hk] === KIND_STRING && rec.end[hk]! > rec.start[hk]!;
-      this.last = {
+    if (plan !== undefined) {
+      this.recent[slot] = {
         plan,
         peer,
         hostFromField,
@@ -256,7 +293,7 @@ export class RawLineGate {
   }
 
   private clearCache(): void {
-    this.last = undefined;
+    this.recent.fill(undefined);
     this.byHost.clear();
     this.byKey.clear();
     this.rules.wantedSets.clear();

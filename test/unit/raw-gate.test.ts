@@ -74,7 +74,8 @@ interface Outcome {
 
 const REASONS: RejectReason[] = ['invalid_json', 'not_object', 'missing_msg'];
 
-async function run(rules: RuleSet, opts: DecoderOptions, lines: Array<[string, string]>, lazy: boolean): Promise<Outcome> {
+/** lazy: with the gate (slots: its recent-plan cache size; 1 makes every record check the one slot's owner), or false. */
+async function run(rules: RuleSet, opts: DecoderOptions, lines: Array<[string, string]>, lazy: { slots?: number } | false): Promise<Outcome> {
   const engine = new RuleEngine({ resolvedRetentionMs: 15 * 60_000, externalLabels: {}, externalUrl: 'http://x', tickMs: 1000, now: () => NOW, autoFlush: false });
   engine.load(rules);
   const bus = new EventBus();
@@ -82,7 +83,7 @@ async function run(rules: RuleSet, opts: DecoderOptions, lines: Array<[string, s
   const decoder = new TalosDecoder(opts);
   const pipeline = new IngestPipeline(decoder, bus, pino({ level: 'silent' }));
   const selectors = engine.loadedRules().map((r) => r.source.sources.map((s) => s.expr.selector)).flat();
-  const gate = lazy ? new RawLineGate(opts, () => selectors, decoder.timeFallbacks) : undefined;
+  const gate = lazy === false ? undefined : new RawLineGate(opts, () => selectors, decoder.timeFallbacks, lazy.slots);
   pipeline.gate = gate;
   for (const [text, peer] of lines) pipeline.record(text, peer, 'tcp', NOW);
   engine.flush();
@@ -105,10 +106,13 @@ async function run(rules: RuleSet, opts: DecoderOptions, lines: Array<[string, s
 
 async function same(rules: RuleSet, opts: DecoderOptions, lines: Array<[string, string]>): Promise<Outcome> {
   const eager = await run(rules, opts, lines, false);
-  const lazy = await run(rules, opts, lines, true);
+  const lazy = await run(rules, opts, lines, {});
+  const oneSlot = await run(rules, opts, lines, { slots: 1 });
   const { skipped: _none, ...eagerRest } = eager;
   const { skipped: _some, ...lazyRest } = lazy;
+  const { skipped: _also, ...oneSlotRest } = oneSlot;
   expect(lazyRest).toEqual(eagerRest);
+  expect(oneSlotRest).toEqual(eagerRest);
   return lazy;
 }
 
@@ -283,6 +287,45 @@ describe('lazy decoding gives the rules exactly what full decoding gives them', 
       expect(matchedAny).toBeGreaterThan(0);
     });
   }
+
+  it('tells streams apart record by record (service, level, host field, peer), whatever the recent-plan cache size', async () => {
+    const opts = DECODERS[0]!.opts;
+    const narrow = rulesFromYaml(`
+groups:
+  - name: narrow
+    rules:
+      - alert: K
+        expr: count_over_time({talos_service="kubelet", level="error", host="n1"} |= "kelvin" [5m]) > 0
+      - alert: W6
+        expr: count_over_time({host="w6"} |= "kelvin" [5m]) > 0
+`);
+    const engine = new RuleEngine({ resolvedRetentionMs: 1, externalLabels: {}, externalUrl: '', tickMs: 1000, now: () => NOW });
+    engine.load(narrow);
+    const sel = engine.loadedRules().map((r) => r.source.sources.map((s) => s.expr.selector)).flat();
+    const t = formatTalosTime(NOW);
+    const rec = (service: string, level: string, node: string | undefined): string =>
+      `{"msg":"kelvin","talos-service":"${service}","talos-level":"${level}",${node === undefined ? '' : `"node-name":"${node}",`}"talos-time":"${t}"}`;
+    for (const slots of [1, 2, 64]) {
+      const decoder = new TalosDecoder(opts);
+      const gate = new RawLineGate(opts, () => sel, decoder.timeFallbacks, slots);
+      // Each record after the first differs from the one before in one thing only.
+      const seq: Array<[string, string, boolean]> = [
+        [rec('kubelet', 'info', 'n1'), '10.0.0.5', true],
+        [rec('kubelet', 'error', 'n1'), '10.0.0.5', false],
+        [rec('kubelet', 'error', 'n2'), '10.0.0.5', true],
+        [rec('kubelet', 'error', 'n1'), '10.0.0.5', false],
+        [rec('kubeles', 'error', 'n1'), '10.0.0.5', true],
+        [rec('kubeles', 'error', undefined), '10.0.0.5', true],
+        [rec('kubeles', 'error', undefined), '10.0.0.6', false], // host w6 from the peer
+        [rec('kubeles', 'error', ''), '10.0.0.6', false],
+        [rec('kubeles', 'error', 'w7'), '10.0.0.6', true],
+        [rec('kubelet', 'errox', 'n1'), '10.0.0.5', true],
+        [rec('kubelet', 'error', 'n1'), '10.0.0.5', false],
+      ];
+      expect(seq.map(([text, peer]) => gate.skip(text, peer, NOW))).toEqual(seq.map(([, , skip]) => skip));
+    }
+    expect(() => new RawLineGate(opts, () => sel, new TalosDecoder(opts).timeFallbacks, 3)).toThrow(/power of two/);
+  });
 
   it('follows rule reloads (a new selector array recompiles the gate)', async () => {
     const opts = DECODERS[0]!.opts;
