@@ -12,6 +12,7 @@
  * (`loki_lines_sent_total`) per second, so a pusher that falls behind shows.
  */
 import type { Sidecar } from '../src/app.js';
+import type { Config } from '../src/config/schema.js';
 import type { RuleSet } from '../src/rules/rule-file.js';
 import { ForkedChild } from './lib/forked-child.js';
 import { buildCorpus, type CorpusOptions } from './corpus.js';
@@ -28,6 +29,8 @@ export interface ThroughputOptions {
   roundMs: number;
   rounds: number;
   corpusLines: number;
+  /** talos.lazy_decode on (records no rule can match skip JSON.parse; only without Loki). */
+  lazyDecode?: boolean;
 }
 
 export interface ThroughputResult {
@@ -61,6 +64,11 @@ async function withLokiSink<T>(on: boolean, fn: (url: string | undefined) => Pro
   } finally {
     await sink.stop();
   }
+}
+
+function lazyDecode(o: ThroughputOptions): ((cfg: Config) => void) | undefined {
+  const on = o.lazyDecode;
+  return on === undefined ? undefined : (cfg) => (cfg.talos.lazyDecode = on);
 }
 
 interface Sample {
@@ -108,7 +116,7 @@ function summarise(samples: Sample[], loki: boolean, dropped: number, requests: 
 export async function inProcessThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
   const corpus = buildCorpus(mixCorpus(o.corpusLines));
   return withLokiSink(o.loki, async (lokiUrl) => {
-    const sc = await startBenchSidecar({ ruleSet: o.ruleSet, lokiUrl });
+    const sc = await startBenchSidecar({ ruleSet: o.ruleSet, lokiUrl, configure: lazyDecode(o) });
     try {
       const feeder = new InProcessFeeder(sc, corpus);
       await feeder.pump(o.warmMs);
@@ -130,7 +138,7 @@ export async function inProcessThroughput(o: ThroughputOptions): Promise<Through
 
 export async function tcpThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
   return withLokiSink(o.loki, async (lokiUrl) => {
-    const sc = await startBenchSidecar({ ruleSet: o.ruleSet, lokiUrl });
+    const sc = await startBenchSidecar({ ruleSet: o.ruleSet, lokiUrl, configure: lazyDecode(o) });
     const sender = new ForkedChild<SenderCmd, SenderEv>(new URL('./tcp-sender.js', import.meta.url));
     try {
       sender.send({ cmd: 'prepare', port: sc.ingest.tcpPort, corpus: mixCorpus(o.corpusLines) });

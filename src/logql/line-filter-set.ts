@@ -10,6 +10,10 @@
  * scan, so those skip it. Chains with no required literal (only negative
  * filters, or regexes with no literal in every match) always run their exact
  * check. Identical chains are compiled and checked once.
+ *
+ * The lazy-decode gate (talos/raw-gate.ts) runs the prefilter alone
+ * (`prefilterRange`) over the msg's span of a record's raw JSON text, to drop
+ * records none of the rules can match before they are parsed.
  */
 import type { LineFilter } from './ast.js';
 import { LiteralAutomaton } from '../re2/aho-corasick.js';
@@ -96,6 +100,56 @@ export class LineFilterSet {
   /** Distinct literals in the shared prefilter (0: no automaton). */
   get prefilterLiterals(): number {
     return this.automaton?.patterns.length ?? 0;
+  }
+
+  /** Number of distinct chains (ids with identical filters share one). */
+  get chainCount(): number {
+    return this.chains.length;
+  }
+
+  /** The chain of a registered id. */
+  chainOf(id: number): number {
+    return this.chainOfId[id]!;
+  }
+
+  /** Required-literal groups of a chain: -1 it never passes, 0 none (the prefilter cannot rule it out), else how many. */
+  requiredGroups(chain: number): number {
+    if (!this.built) this.build();
+    if (this.chains[chain]!.never) return -1;
+    return this.groupStart[chain + 1]! - this.groupStart[chain]!;
+  }
+
+  /** Every distinct required literal (case-folded, as the prefilter compares them). */
+  requiredLiterals(): readonly string[] {
+    if (!this.built) this.build();
+    return this.automaton?.patterns ?? [];
+  }
+
+  /**
+   * The prefilter alone, over text[from, to) (no slicing): true when some
+   * chain c with wanted[c] === 1 and at least one required group has a
+   * literal of every group occurring wholly inside the range. A false says
+   * none of those chains can pass on a line that contains no more of their
+   * literals than the range does. Chains without required literals are the
+   * caller's to handle (requiredGroups).
+   */
+  prefilterRange(text: string, from: number, to: number, wanted: Uint8Array): boolean {
+    if (!this.built) this.build();
+    const automaton = this.automaton;
+    if (automaton === undefined) return false;
+    const gen = this.nextGen();
+    const { found, litChains, chainTouched } = this;
+    const nFound = automaton.scanRange(text, from, to, this.litSeen, gen, found);
+    for (let f = 0; f < nFound; f++) {
+      const users = litChains[found[f]!]!;
+      for (let u = 0; u < users.length; u++) {
+        const c = users[u]!;
+        if (chainTouched[c] === gen) continue;
+        chainTouched[c] = gen;
+        if (wanted[c] === 1 && this.requirementsMet(c, gen)) return true;
+      }
+    }
+    return false;
   }
 
   build(): void {

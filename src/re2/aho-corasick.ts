@@ -110,12 +110,19 @@ export class LiteralAutomaton {
    * sets it to `gen` and appends the id to `found`. Returns the number appended.
    */
   scan(line: string, seen: Int32Array, gen: number, found: Int32Array): number {
+    return this.scanRange(line, 0, line.length, seen, gen, found);
+  }
+
+  /**
+   * `scan` over text[from, to) only, without slicing: a pattern is reported
+   * only when its whole occurrence lies inside the range.
+   */
+  scanRange(text: string, from: number, to: number, seen: Int32Array, gen: number, found: Int32Array): number {
     const { unitClass, delta, stride, outStart, outList } = this;
     let row = 0;
     let k = 0;
-    const n = line.length;
-    for (let i = 0; i < n; i++) {
-      const v = delta[row + unitClass[line.charCodeAt(i)]!]!;
+    for (let i = from; i < to; i++) {
+      const v = delta[row + unitClass[text.charCodeAt(i)]!]!;
       if (v >= 0) {
         row = v;
         continue;

@@ -9,7 +9,11 @@
  * (the same groups the shared prefilter, logql/line-filter-set.ts, uses) has
  * a literal in the line. The gate computes the labels exactly as the decoder
  * does, from the raw fields (RawRecord), and looks for the literals in the
- * raw `msg` value. That is conservative, never lossy:
+ * raw `msg` value with that prefilter itself: one case-folded Aho–Corasick
+ * pass over the msg's span of the raw text for all of the stream's rules at
+ * once, so 200 rules cost about what 2 do. Only occurrences wholly inside
+ * the span count (one running into the closing quote is not in the line).
+ * That is conservative, never lossy:
  *   - the decoded msg differs from its raw text only at escapes; an
  *     occurrence of a literal that covers no escaped character is in the raw
  *     text verbatim; when an escape produces a character any literal contains
@@ -23,7 +27,7 @@
  * matching as before.
  */
 import type { LogSelector } from '../logql/ast.js';
-import { compileChain } from '../logql/line-filter.js';
+import { LineFilterSet } from '../logql/line-filter-set.js';
 import { compileLabelMatcher, type LabelTest } from '../logql/label-matcher.js';
 import { foldCanonTable } from '../re2/unicode-data.js';
 import { labelNameOfField, type DecoderOptions, type TimeFallback } from './decode.js';
@@ -41,91 +45,50 @@ export interface GateCount {
 
 /** What the loaded rules need from the records of one stream. */
 interface StreamPlan {
-  /** Chains (deduplicated filter chains) of the rules whose selectors match the stream. */
-  readonly chains: Int32Array;
+  /** Chain → 1 for the chains (of the gate's LineFilterSet) of the rules whose selectors match the stream and need literals. */
+  readonly wanted: Uint8Array;
+  /** Some chain is wanted: look for literals. */
+  readonly any: boolean;
   /** Some matching rule has no required literal: decode every record of the stream. */
   readonly always: boolean;
   readonly count: GateCount;
 }
 
-
-
 const MAX_CACHED_STREAMS = 10_000;
+/** Slots of the recent-plan cache (a power of two): more than the streams one connection cycles through. */
+const RECENT_SLOTS = 64;
 
-/** Canonical unit → every unit that folds to it, for the canonical units in `wanted` only (small). */
-function sameFoldTable(wanted: ReadonlySet<number>): Map<number, number[]> {
-  const canon = foldCanonTable();
-  const m = new Map<number, number[]>();
-  for (let u = 0; u < 0x10000; u++) {
-    const c = canon[u]!;
-    if (!wanted.has(c)) continue;
-    const l = m.get(c);
-    if (l === undefined) m.set(c, [u]);
-    else l.push(u);
-  }
-  return m;
+/** A plan with the raw field values it was looked up for. */
+interface RecentPlan {
+  readonly plan: StreamPlan;
+  readonly peer: string;
+  readonly hostFromField: boolean;
+  readonly host: string;
+  readonly service: string | undefined;
+  readonly level: string | undefined;
 }
 
-/** The compiled rules: label tests per selector, required literal groups per distinct chain. */
+/** The compiled rules: label tests per selector; line filters in the shared prefilter. */
 class GateRules {
   readonly labelTests: LabelTest[][];
-  readonly chainOf: number[];
-  /** Per chain: -1 never passes, 0 no required literal, else the number of groups. */
-  readonly groupCount: Int32Array;
   /**
-   * Per chain, per required group: a regular expression for "one of the
-   * group's literals", each unit a class of every unit with the same case
-   * fold (the shared prefilter's canonical table), so it finds at least what
-   * the prefilter finds; run natively by V8.
+   * The selectors' filter chains (id = selector index), for their required
+   * literal groups and one case-folded Aho–Corasick pass over the msg for
+   * all of them — the same prefilter the rule engine runs on decoded lines.
    */
-  readonly groups: RegExp[][];
-  /** Longest literal, in units (bounds where a match that ends past the msg began). */
-  readonly maxLiteral: number;
+  readonly filters = new LineFilterSet();
   /** Code unit → 1 when its case fold is a unit of some literal: an escape producing it could hide a match. */
-  readonly relevant: Uint8Array;
+  readonly relevant = new Uint8Array(0x10000);
+  /** Distinct wanted-chain sets, shared by the stream plans that have the same. */
+  readonly wantedSets = new Map<string, Uint8Array>();
 
   constructor(selectors: readonly LogSelector[]) {
     this.labelTests = selectors.map((s) => s.matchers.map(compileLabelMatcher));
-    const byKey = new Map<string, number>();
-    const chains: Array<readonly (readonly string[])[] | undefined> = [];
-    this.chainOf = selectors.map((s) => {
-      const key = JSON.stringify(s.filters.map((f) => [f.op, f.values]));
-      let c = byKey.get(key);
-      if (c === undefined) {
-        c = chains.length;
-        const compiled = compileChain(s.filters);
-        chains.push(compiled.never ? undefined : compiled.required);
-        byKey.set(key, c);
-      }
-      return c;
-    });
+    for (const s of selectors) this.filters.add(s.filters);
+    this.filters.build();
     const canon = foldCanonTable();
     const units = new Set<number>();
-    for (const req of chains) for (const g of req ?? []) for (const lit of g) for (let i = 0; i < lit.length; i++) units.add(lit.charCodeAt(i));
-    const sameFold = sameFoldTable(units);
-    const hex = (u: number): string => `\\u${u.toString(16).padStart(4, '0')}`;
-    const unitClass = (c: number): string => {
-      const us = sameFold.get(c) ?? [c];
-      return us.length === 1 ? hex(us[0]!) : `[${us.map(hex).join('')}]`;
-    };
-    const literals = new Set<string>();
-    this.groupCount = new Int32Array(chains.length);
-    this.groups = chains.map((req, c) => {
-      if (req === undefined) {
-        this.groupCount[c] = -1;
-        return [];
-      }
-      this.groupCount[c] = req.length;
-      return req.map((g) => {
-        for (const s of g) literals.add(s);
-        const alts = g.map((s) => Array.from({ length: s.length }, (_, i) => unitClass(s.charCodeAt(i))).join(''));
-        return new RegExp(alts.join('|'), 'g');
-      });
-    });
-    let maxLiteral = 0;
-    for (const s of literals) maxLiteral = Math.max(maxLiteral, s.length);
-    this.maxLiteral = maxLiteral;
-    this.relevant = new Uint8Array(0x10000);
+    for (const lit of this.filters.requiredLiterals()) for (let i = 0; i < lit.length; i++) units.add(lit.charCodeAt(i));
     for (let u = 0; u < 0x10000; u++) if (units.has(canon[u]!)) this.relevant[u] = 1;
   }
 }
@@ -151,7 +114,9 @@ export class RawLineGate {
   private readonly counts = new Map<string, GateCount>();
   private lastTimePrefix = '';
   private lastTimePrefixMs = 0;
-  private last: { plan: StreamPlan; peer: string; hostFromField: boolean; host: string; service: string | undefined; level: string | undefined } | undefined;
+  /** Recently used plans, by slotOf (no label fields only). */
+  private readonly recent: Array<RecentPlan | undefined>;
+  private readonly recentMask: number;
   /** Records decided on without decoding. */
   skipped = 0;
 
@@ -161,7 +126,12 @@ export class RawLineGate {
     private readonly selectors: () => readonly LogSelector[],
     /** Shared with the decoder: skipped records count their time fallbacks there too. */
     private readonly timeFallbacks: Record<TimeFallback, number>,
+    /** Slots of the recent-plan cache, a power of two (tests use 1 so that every record checks a slot's owner). */
+    recentSlots = RECENT_SLOTS,
   ) {
+    if (recentSlots < 1 || (recentSlots & (recentSlots - 1)) !== 0) throw new Error(`recentSlots must be a power of two, got ${recentSlots}`);
+    this.recentMask = recentSlots - 1;
+    this.recent = new Array<RecentPlan | undefined>(recentSlots).fill(undefined);
     const hostField = opts.hostField ?? '';
     const labelFields = opts.labelFields.filter((f) => f !== hostField);
     const keys: string[] = ['msg', 'talos-service', 'talos-level', 'talos-time'];
@@ -184,7 +154,7 @@ export class RawLineGate {
     this.byHost = new Map();
     this.byKey = new Map();
     this.cached = 0;
-    this.last = undefined;
+    this.recent.fill(undefined);
     return rules;
   }
 
@@ -214,7 +184,7 @@ export class RawLineGate {
     if (hk >= 0 && kind[hk] === KIND_STRING && rec.escaped[hk] === 1) return false;
     const plan = this.planFor(peer);
     if (plan === undefined || plan.always) return false;
-    if (plan.chains.length > 0 && this.mayMatch(plan.chains)) return false;
+    if (plan.any && this.mayMatch(plan.wanted)) return false;
     // Talos time: the decoder's fallbacks are counted for skipped records too.
     const tk = kind[K_TIME];
     if (tk !== KIND_STRING) this.timeFallbacks.missing++;
@@ -236,23 +206,41 @@ export class RawLineGate {
     return want !== undefined && rec.end[k]! - rec.start[k]! === want.length && rec.text.startsWith(want, rec.start[k]!);
   }
 
-  private planFor(peer: string): StreamPlan | undefined {
-    // Records of one connection mostly share their stream: check the last one first, without allocating.
-    const last = this.last;
-    if (last !== undefined && this.labelFieldKeys.length === 0 && this.fieldIs(K_SERVICE, last.service) && this.fieldIs(K_LEVEL, last.level)) {
-      const hk = this.hostKey;
-      if (hk >= 0 && this.rec.kind[hk] === KIND_STRING && this.rec.end[hk]! > this.rec.start[hk]!) {
-        if (last.hostFromField && this.fieldIs(hk, last.host)) return last.plan;
-      } else if (!last.hostFromField && last.peer === peer) {
-        return last.plan;
+  /** A small hash of the service, level and host field spans (direct-mapped slot in `recent`). */
+  private slotOf(): number {
+    const rec = this.rec;
+    const t = rec.text;
+    let h = 0;
+    for (let i = 0; i < 3; i++) {
+      const k = i === 0 ? K_SERVICE : i === 1 ? K_LEVEL : this.hostKey;
+      if (k < 0 || rec.kind[k] !== KIND_STRING) {
+        h = h * 31 + 1;
+        continue;
       }
+      const s = rec.start[k]!;
+      const e = rec.end[k]!;
+      h = h * 31 + (e - s);
+      if (e > s) h = h * 31 + t.charCodeAt(s) * 7 + t.charCodeAt(e - 1) * 3 + t.charCodeAt((s + e) >> 1);
+      h |= 0;
+    }
+    return (h ^ (h >>> 7)) & this.recentMask;
+  }
+
+  private planFor(peer: string): StreamPlan | undefined {
+    if (this.labelFieldKeys.length > 0) return this.lookUp(peer);
+    // A connection's records cycle through a few streams (services, levels):
+    // a recently seen one is recognised from the raw spans, without allocating.
+    const rec = this.rec;
+    const hk = this.hostKey;
+    const hostFromField = hk >= 0 && rec.kind[hk] === KIND_STRING && rec.end[hk]! > rec.start[hk]!;
+    const slot = this.slotOf();
+    const r = this.recent[slot];
+    if (r !== undefined && this.fieldIs(K_SERVICE, r.service) && this.fieldIs(K_LEVEL, r.level) && (hostFromField ? r.hostFromField && this.fieldIs(hk, r.host) : !r.hostFromField && r.peer === peer)) {
+      return r.plan;
     }
     const plan = this.lookUp(peer);
-    if (plan !== undefined && this.labelFieldKeys.length === 0) {
-      const rec = this.rec;
-      const hk = this.hostKey;
-      const hostFromField = hk >= 0 && rec.kind[hk] === KIND_STRING && rec.end[hk]! > rec.start[hk]!;
-      this.last = {
+    if (plan !== undefined) {
+      this.recent[slot] = {
         plan,
         peer,
         hostFromField,
@@ -305,9 +293,10 @@ export class RawLineGate {
   }
 
   private clearCache(): void {
-    this.last = undefined;
+    this.recent.fill(undefined);
     this.byHost.clear();
     this.byKey.clear();
+    this.rules.wantedSets.clear();
     this.cached = 0;
   }
 
@@ -321,7 +310,7 @@ export class RawLineGate {
     labels.host = host;
     labels.talos_service = service;
     if (level !== '') labels.level = level;
-    const { labelTests, chainOf, groupCount } = this.rules;
+    const { labelTests, filters, wantedSets } = this.rules;
     const chains = new Set<number>();
     let always = false;
     for (let i = 0; i < labelTests.length; i++) {
@@ -329,19 +318,28 @@ export class RawLineGate {
       let ok = true;
       for (let j = 0; j < tests.length && ok; j++) ok = tests[j]!(labels);
       if (!ok) continue;
-      const c = chainOf[i]!;
-      if (groupCount[c] === 0) always = true;
-      else if (groupCount[c]! > 0) chains.add(c);
+      const c = filters.chainOf(i);
+      const groups = filters.requiredGroups(c);
+      if (groups === 0) always = true;
+      else if (groups > 0) chains.add(c);
     }
     const stream = kernel ? 'kernel' : 'service';
     const ck = `${host}\u0000${stream}`;
     let count = this.counts.get(ck);
     if (count === undefined) this.counts.set(ck, (count = { host, stream, n: 0 }));
-    return { chains: Int32Array.from(chains), always, count };
+    const sorted = [...chains].sort((a, b) => a - b);
+    const wk = sorted.join(',');
+    let wanted = wantedSets.get(wk);
+    if (wanted === undefined) {
+      wanted = new Uint8Array(filters.chainCount);
+      for (const c of sorted) wanted[c] = 1;
+      wantedSets.set(wk, wanted);
+    }
+    return { wanted, any: sorted.length > 0, always, count };
   }
 
-  /** Could any of these chains pass on the record's line? Conservative (see the file comment). */
-  private mayMatch(chains: Int32Array): boolean {
+  /** Could any wanted chain pass on the record's line? Conservative (see the file comment). */
+  private mayMatch(wanted: Uint8Array): boolean {
     const rec = this.rec;
     const text = rec.text;
     let from = 0;
@@ -351,20 +349,8 @@ export class RawLineGate {
       to = rec.end[K_MSG]!;
       if (rec.escaped[K_MSG] === 1 && this.escapeMayHide(text, from, to)) return true;
     }
-    const { groups, maxLiteral } = this.rules;
-    for (let i = 0; i < chains.length; i++) {
-      const gs = groups[chains[i]!]!;
-      let all = true;
-      for (let g = 0; g < gs.length && all; g++) {
-        // The leftmost match at or after `from`: none starts inside the line
-        // when it ends too far past `to` for any literal to have begun before.
-        const re = gs[g]!;
-        re.lastIndex = from;
-        all = re.test(text) && re.lastIndex - maxLiteral < to;
-      }
-      if (all) return true;
-    }
-    return false;
+    // Occurrences wholly inside the msg's raw text: one straddling its closing quote is not in the line.
+    return this.rules.filters.prefilterRange(text, from, to, wanted);
   }
 
   /** Does an escape in text[from, to) produce a code unit some literal could contain? */

@@ -158,6 +158,54 @@ describe('LineFilterSet', () => {
     expect(matchIds(set, '', [])).toEqual([]);
   });
 
+  it('prefilterRange: over text[from, to) exactly as over that slice, and never false when a wanted chain passes on it', () => {
+    fc.assert(
+      fc.property(
+        fc.array(chainArb, { minLength: 1, maxLength: 40 }),
+        fc.array(fc.tuple(lineArb, lineArb, lineArb), { minLength: 1, maxLength: 10 }),
+        fc.infiniteStream(fc.boolean()),
+        (chains, texts, coin) => {
+          const set = new LineFilterSet();
+          const ids = chains.map((c) => set.add(c));
+          set.build();
+          const wanted = new Uint8Array(set.chainCount);
+          for (const id of ids) if (set.requiredGroups(set.chainOf(id)) > 0 && (coin.next().value as boolean)) wanted[set.chainOf(id)] = 1;
+          for (const [before, line, after] of texts) {
+            const text = before + line + after;
+            const got = set.prefilterRange(text, before.length, before.length + line.length, wanted);
+            expect(got).toBe(set.prefilterRange(line, 0, line.length, wanted));
+            if (ids.some((id) => wanted[set.chainOf(id)] === 1 && reference(chains[id]!, line))) expect(got).toBe(true);
+          }
+        },
+      ),
+      { numRuns: Number(process.env.LOGQL_FC_RUNS ?? 250) },
+    );
+  });
+
+  it('prefilterRange counts only literals wholly inside the range, case-folded, for wanted chains', () => {
+    const set = new LineFilterSet();
+    const seedIds = seedChains.map((c) => set.add(c));
+    const neg = set.add([f('!=', 'x')]);
+    const never = set.add([f('!=', '')]);
+    set.build();
+    const [btrfsChain, iscsiChain] = seedIds.map((id) => set.chainOf(id)) as [number, number];
+    expect(set.requiredGroups(btrfsChain)).toBe(1);
+    expect(set.requiredGroups(iscsiChain)).toBe(2);
+    expect(set.requiredGroups(set.chainOf(neg))).toBe(0);
+    expect(set.requiredGroups(set.chainOf(never))).toBe(-1);
+    const wanted = new Uint8Array(set.chainCount);
+    wanted[iscsiChain] = 1;
+    const text = 'xxISCSI lost yy';
+    expect(set.prefilterRange(text, 2, 12, wanted)).toBe(true);
+    expect(set.prefilterRange(text, 3, 12, wanted)).toBe(false); // "SCSI lost": iscsi starts before the range
+    expect(set.prefilterRange(text, 2, 11, wanted)).toBe(false); // "ISCSI los": lost ends after it
+    expect(set.prefilterRange('iſcsi: TIMEOUT', 0, 14, wanted)).toBe(true);
+    // Not wanted: the btrfs chain's literal alone says nothing.
+    expect(set.prefilterRange('parent transid verify failed', 0, 28, wanted)).toBe(false);
+    wanted[btrfsChain] = 1;
+    expect(set.prefilterRange('parent transid verify failed', 0, 28, wanted)).toBe(true);
+  });
+
   it('refuses registration after build and validates regexes on add', () => {
     const set = new LineFilterSet();
     expect(() => set.add([f('|~', '(unclosed')])).toThrow(/missing closing \)/);

@@ -74,7 +74,8 @@ interface Outcome {
 
 const REASONS: RejectReason[] = ['invalid_json', 'not_object', 'missing_msg'];
 
-async function run(rules: RuleSet, opts: DecoderOptions, lines: Array<[string, string]>, lazy: boolean): Promise<Outcome> {
+/** lazy: with the gate (slots: its recent-plan cache size; 1 makes every record check the one slot's owner), or false. */
+async function run(rules: RuleSet, opts: DecoderOptions, lines: Array<[string, string]>, lazy: { slots?: number } | false): Promise<Outcome> {
   const engine = new RuleEngine({ resolvedRetentionMs: 15 * 60_000, externalLabels: {}, externalUrl: 'http://x', tickMs: 1000, now: () => NOW, autoFlush: false });
   engine.load(rules);
   const bus = new EventBus();
@@ -82,7 +83,7 @@ async function run(rules: RuleSet, opts: DecoderOptions, lines: Array<[string, s
   const decoder = new TalosDecoder(opts);
   const pipeline = new IngestPipeline(decoder, bus, pino({ level: 'silent' }));
   const selectors = engine.loadedRules().map((r) => r.source.sources.map((s) => s.expr.selector)).flat();
-  const gate = lazy ? new RawLineGate(opts, () => selectors, decoder.timeFallbacks) : undefined;
+  const gate = lazy === false ? undefined : new RawLineGate(opts, () => selectors, decoder.timeFallbacks, lazy.slots);
   pipeline.gate = gate;
   for (const [text, peer] of lines) pipeline.record(text, peer, 'tcp', NOW);
   engine.flush();
@@ -105,10 +106,13 @@ async function run(rules: RuleSet, opts: DecoderOptions, lines: Array<[string, s
 
 async function same(rules: RuleSet, opts: DecoderOptions, lines: Array<[string, string]>): Promise<Outcome> {
   const eager = await run(rules, opts, lines, false);
-  const lazy = await run(rules, opts, lines, true);
+  const lazy = await run(rules, opts, lines, {});
+  const oneSlot = await run(rules, opts, lines, { slots: 1 });
   const { skipped: _none, ...eagerRest } = eager;
   const { skipped: _some, ...lazyRest } = lazy;
+  const { skipped: _also, ...oneSlotRest } = oneSlot;
   expect(lazyRest).toEqual(eagerRest);
+  expect(oneSlotRest).toEqual(eagerRest);
   return lazy;
 }
 
@@ -118,7 +122,8 @@ const ALPHABET = [
   '\ud801\udc00', '\ud801\udc28', '\ud800', 'é', 'parent transid verify failed', 'iscsi', 'ISCSI', 'error', 'timeout', 'kelvin', 'failed', 'ſtop',
   '<oops & co>', 'say "hi" \\ now', 'end\nnext', 'healthy', 'disk', 'rr',
 ];
-const msgArb = fc.array(fc.constantFrom(...ALPHABET), { maxLength: 12 }).map((xs) => xs.join(''));
+const msgArbOf = (alphabet: readonly string[]): fc.Arbitrary<string> => fc.array(fc.constantFrom(...alphabet), { maxLength: 12 }).map((xs) => xs.join(''));
+const msgArb = msgArbOf(ALPHABET);
 
 /** Every character of s as \\uXXXX (random hex case): valid JSON no Go encoder writes, same string after decoding. */
 function allEscaped(s: string, upper: boolean): string {
@@ -142,7 +147,7 @@ const valueArb: fc.Arbitrary<GoJsonValue> = fc.oneof(
   msgArb,
 );
 
-const recordArb = fc
+const recordArbOf = (msgArb: fc.Arbitrary<string>): fc.Arbitrary<[string, string]> => fc
   .record({
     msg: fc.oneof(msgArb, fc.constant<GoJsonValue>(5)),
     msgEnc: fc.constantFrom<Enc>('go', 'js', 'esc', 'ESC'),
@@ -197,6 +202,7 @@ const recordArb = fc
     }
     return [text, r.peer];
   });
+const recordArb = recordArbOf(msgArb);
 
 describe('RawRecord (the raw scanner)', () => {
   it('accepts only what JSON.parse accepts as a flat object with a string msg, and finds the same values', () => {
@@ -282,6 +288,45 @@ describe('lazy decoding gives the rules exactly what full decoding gives them', 
     });
   }
 
+  it('tells streams apart record by record (service, level, host field, peer), whatever the recent-plan cache size', async () => {
+    const opts = DECODERS[0]!.opts;
+    const narrow = rulesFromYaml(`
+groups:
+  - name: narrow
+    rules:
+      - alert: K
+        expr: count_over_time({talos_service="kubelet", level="error", host="n1"} |= "kelvin" [5m]) > 0
+      - alert: W6
+        expr: count_over_time({host="w6"} |= "kelvin" [5m]) > 0
+`);
+    const engine = new RuleEngine({ resolvedRetentionMs: 1, externalLabels: {}, externalUrl: '', tickMs: 1000, now: () => NOW });
+    engine.load(narrow);
+    const sel = engine.loadedRules().map((r) => r.source.sources.map((s) => s.expr.selector)).flat();
+    const t = formatTalosTime(NOW);
+    const rec = (service: string, level: string, node: string | undefined): string =>
+      `{"msg":"kelvin","talos-service":"${service}","talos-level":"${level}",${node === undefined ? '' : `"node-name":"${node}",`}"talos-time":"${t}"}`;
+    for (const slots of [1, 2, 64]) {
+      const decoder = new TalosDecoder(opts);
+      const gate = new RawLineGate(opts, () => sel, decoder.timeFallbacks, slots);
+      // Each record after the first differs from the one before in one thing only.
+      const seq: Array<[string, string, boolean]> = [
+        [rec('kubelet', 'info', 'n1'), '10.0.0.5', true],
+        [rec('kubelet', 'error', 'n1'), '10.0.0.5', false],
+        [rec('kubelet', 'error', 'n2'), '10.0.0.5', true],
+        [rec('kubelet', 'error', 'n1'), '10.0.0.5', false],
+        [rec('kubeles', 'error', 'n1'), '10.0.0.5', true],
+        [rec('kubeles', 'error', undefined), '10.0.0.5', true],
+        [rec('kubeles', 'error', undefined), '10.0.0.6', false], // host w6 from the peer
+        [rec('kubeles', 'error', ''), '10.0.0.6', false],
+        [rec('kubeles', 'error', 'w7'), '10.0.0.6', true],
+        [rec('kubelet', 'errox', 'n1'), '10.0.0.5', true],
+        [rec('kubelet', 'error', 'n1'), '10.0.0.5', false],
+      ];
+      expect(seq.map(([text, peer]) => gate.skip(text, peer, NOW))).toEqual(seq.map(([, , skip]) => skip));
+    }
+    expect(() => new RawLineGate(opts, () => sel, new TalosDecoder(opts).timeFallbacks, 3)).toThrow(/power of two/);
+  });
+
   it('follows rule reloads (a new selector array recompiles the gate)', async () => {
     const opts = DECODERS[0]!.opts;
     const decoder = new TalosDecoder(opts);
@@ -293,5 +338,73 @@ describe('lazy decoding gives the rules exactly what full decoding gives them', 
     engine.load(rules);
     selectors = engine.loadedRules().map((r) => r.source.sources.map((s) => s.expr.selector)).flat();
     expect(gate.skip(line, '10.0.0.5', NOW)).toBe(false);
+  });
+});
+
+/**
+ * Many rules over overlapping streams sharing their literals (the gate's one
+ * automaton pass serves them all), case-insensitive and end-anchored
+ * literals, and literals with a quote that a raw scan could find running
+ * over the msg's opening or closing quote (`"kel`, `tail"`): in the decoded
+ * line they are only where the msg has an escaped quote.
+ */
+function manyRulesYaml(): string {
+  const words = ['error', 'timeout', 'failed', 'lost', 'kelvin', 'iscsi', 'disk', 'ſtop', 'healthy', 'rr', 'tail'];
+  const selectors = ['{job="talos-kernel"}', '{talos_service="kernel"}', '{talos_service=~"kube.*|etcd"}', '{level="error"}', '{job="talos-kernel", level=~"warn|info"}'];
+  const exprs: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    const a = words[i % words.length]!;
+    const b = words[(i * 7 + 3) % words.length]!;
+    const forms = [`|= "${a}" |= "${b}"`, `|~ "(?i)${a}.*${b}"`, `|~ "(?i)${a}$"`, `|= "${a}" != "${b}"`, `|~ "${a}|${b}"`, `|~ "(?i)(${a}|${b})"`];
+    exprs.push(`sum by (host) (count_over_time(${selectors[i % selectors.length]} ${forms[i % forms.length]} [5m])) > 0`);
+  }
+  exprs.push('sum(count_over_time({job="talos-kernel"} |= "tail\\"" [5m])) > 0');
+  exprs.push('sum(count_over_time({job="talos-kernel"} |= "\\"kel" [5m])) > 0');
+  exprs.push('sum(count_over_time({job="talos-kernel"} |~ "(?i)TAIL\\"$" [5m])) > 0');
+  exprs.push('sum(count_over_time({job="talos-kernel"} |~ "(?i)error\\"," [5m])) > 0');
+  const rules = exprs.map((e, i) => `      - alert: Many${i}\n        expr: ${JSON.stringify(e)}`).join('\n');
+  return `groups:\n  - name: many\n    rules:\n${rules}\n`;
+}
+
+describe('lazy decoding with many rules sharing literals', () => {
+  const many = rulesFromYaml(manyRulesYaml());
+  const extra = ['tail', 'TAIL', '"kel', 'tail"', 'error",', 'ẞtop', 'Stop', 'ſtop', 'K'];
+  const manyRecords = recordArbOf(msgArbOf([...ALPHABET, ...extra]));
+
+  it('loads every generated rule (the test exercises what it says)', () => {
+    expect(many.groups[0]!.rules.length).toBe(64);
+  });
+
+  for (const d of DECODERS) {
+    it(`fuzzed records (${d.name})`, async () => {
+      let skippedAny = 0;
+      let matchedAny = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(manyRecords, { minLength: 1, maxLength: 40 }), async (lines) => {
+          const out = await same(many, d.opts, lines);
+          skippedAny += out.skipped;
+          matchedAny += Object.values(out.matches).reduce((a, b) => a + b, 0);
+        }),
+        { numRuns: 150 },
+      );
+      expect(skippedAny).toBeGreaterThan(0);
+      expect(matchedAny).toBeGreaterThan(0);
+    });
+  }
+
+  it('skips a literal only found across the msg quotes, decodes one inside it', async () => {
+    const opts = DECODERS[0]!.opts;
+    const decoder = new TalosDecoder(opts);
+    const engine = new RuleEngine({ resolvedRetentionMs: 1, externalLabels: {}, externalUrl: '', tickMs: 1000, now: () => NOW });
+    engine.load({ groups: [{ ...many.groups[0]!, rules: many.groups[0]!.rules.slice(-4) }], skipped: [], files: many.files });
+    const sel = engine.loadedRules().map((r) => r.source.sources.map((s) => s.expr.selector)).flat();
+    const gate = new RawLineGate(opts, () => sel, decoder.timeFallbacks);
+    const t = formatTalosTime(NOW);
+    // `tail"` runs over the closing quote, `"kel` over the opening one, `error",` over both and a comma: none is in the line.
+    expect(gate.skip(`{"msg":"kelvin on tail","talos-time":"${t}"}`, '10.0.0.5', NOW)).toBe(true);
+    expect(gate.skip(`{"msg":"error","talos-time":"${t}"}`, '10.0.0.5', NOW)).toBe(true);
+    // Inside the msg (escaped quotes), they are.
+    expect(gate.skip(`{"msg":"a tail\\" b","talos-time":"${t}"}`, '10.0.0.5', NOW)).toBe(false);
+    expect(gate.skip(`{"msg":"\\"KELVIN","talos-time":"${t}"}`, '10.0.0.5', NOW)).toBe(false);
   });
 });
