@@ -22,7 +22,7 @@ import type { Proto } from '../../../sources/ingest-target.js';
 import { LokiHost, type HostPort } from './host.js';
 import { RemoteMetrics } from './metrics-proxy.js';
 import type { FromHost, HostConfig, MetricJson, ToHost } from './protocol.js';
-import { FRAME_SOFT_LIMIT, RecordFrameWriter } from './record-frame.js';
+import { FRAME_BUFFER_BYTES, FRAME_SOFT_LIMIT, RecordFrameWriter } from './record-frame.js';
 
 /** Where the Loki pipeline runs: a worker thread (the product), or this thread behind a MessageChannel (tests of TS sources). */
 export type LokiThreadMode = 'worker' | 'inline';
@@ -166,7 +166,7 @@ export class LokiForwarder {
         return b;
       }
     }
-    return new ArrayBuffer(Math.max(min, FRAME_SOFT_LIMIT));
+    return new ArrayBuffer(Math.max(min, FRAME_BUFFER_BYTES));
   }
 
   private post(m: ToHost, transfer?: ArrayBuffer[]): void {
@@ -178,7 +178,7 @@ export class LokiForwarder {
       case 'free':
         this.inflightBytes -= m.len;
         this.inflightRecords -= m.records;
-        if (this.pool.length < POOL_MAX && m.buf.byteLength <= 4 * FRAME_SOFT_LIMIT) this.pool.push(m.buf);
+        if (this.pool.length < POOL_MAX && m.buf.byteLength <= 2 * FRAME_BUFFER_BYTES) this.pool.push(m.buf);
         break;
       case 'metrics':
         this.waiting.get(m.id)?.(m.metrics);

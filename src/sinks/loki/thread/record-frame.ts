@@ -15,6 +15,13 @@ const FRAME_HEAD = 4;
 
 /** Records in a frame are cut at this size: the Loki thread starts on them while more arrive. */
 export const FRAME_SOFT_LIMIT = 256 * 1024;
+/**
+ * Frame buffers are allocated this big, so the record that crosses the soft
+ * limit fits without growing (only a record longer than the headroom grows
+ * one), and every buffer handed back can be reused: no large allocation, and
+ * none of the garbage collections external memory triggers, per frame.
+ */
+export const FRAME_BUFFER_BYTES = 2 * FRAME_SOFT_LIMIT;
 
 export class RecordFrameWriter {
   private buf: Buffer;
@@ -22,9 +29,12 @@ export class RecordFrameWriter {
   private count = 0;
   private readonly peerIndex = new Map<string, number>();
   private readonly peers: string[] = [];
+  /** The last peer and its index: records of one socket read share it. */
+  private lastPeer = '';
+  private lastPeerIndex = -1;
 
   constructor(private readonly alloc: (minBytes: number) => ArrayBuffer) {
-    this.buf = Buffer.from(alloc(FRAME_SOFT_LIMIT));
+    this.buf = Buffer.from(alloc(FRAME_BUFFER_BYTES));
   }
 
   get records(): number {
@@ -36,11 +46,16 @@ export class RecordFrameWriter {
   }
 
   add(text: string, peer: string, proto: Proto, receivedMs: number): void {
-    let pi = this.peerIndex.get(peer);
-    if (pi === undefined) {
-      pi = this.peers.length;
-      this.peers.push(peer);
-      this.peerIndex.set(peer, pi);
+    let pi = this.lastPeerIndex;
+    if (peer !== this.lastPeer || pi < 0) {
+      pi = this.peerIndex.get(peer) ?? -1;
+      if (pi < 0) {
+        pi = this.peers.length;
+        this.peers.push(peer);
+        this.peerIndex.set(peer, pi);
+      }
+      this.lastPeer = peer;
+      this.lastPeerIndex = pi;
     }
     this.ensure(RECORD_HEAD + text.length * 3);
     const b = this.buf;
@@ -75,11 +90,12 @@ export class RecordFrameWriter {
       at += 2 + n;
     }
     const out = { buf: b.buffer as ArrayBuffer, len: at, records: this.count };
-    this.buf = Buffer.from(this.alloc(FRAME_SOFT_LIMIT));
+    this.buf = Buffer.from(this.alloc(FRAME_BUFFER_BYTES));
     this.at = FRAME_HEAD;
     this.count = 0;
     this.peerIndex.clear();
     this.peers.length = 0;
+    this.lastPeerIndex = -1;
     return out;
   }
 
