@@ -165,7 +165,7 @@ export function defaultConfig(): Config {
       labelFields: [],
       staticLabels: {},
       futureToleranceMs: 10_000,
-      lazyDecode: false,
+      lazyDecode: true,
     },
     http: { listen: '0.0.0.0:8080', adminEnabled: false, adminTokenFile: '', bodyLimitBytes: 1 * MiB, maxConcurrentApiReads: 16 },
     rules: {
@@ -245,7 +245,7 @@ export const FIELDS: readonly FieldSpec[] = [
   { key: 'talos.host_names', path: 'talos.hostNames', kind: { t: 'map' }, doc: 'Map of peer IP to the `host` label value, for records without `talos.host_field` (default: the peer IP).' },
   { key: 'talos.label_fields', path: 'talos.labelFields', kind: { t: 'strings' }, doc: 'Further record fields promoted to labels (e.g. `facility`); dashes become underscores. Keep cardinality low.' },
   { key: 'talos.static_labels', path: 'talos.staticLabels', kind: { t: 'map' }, doc: 'Labels added to every record (e.g. `cluster`).' },
-  { key: 'talos.lazy_decode', path: 'talos.lazyDecode', kind: { t: 'bool' }, doc: 'Without Loki forwarding, decide from the raw record whether any rule can match and skip JSON parsing otherwise. Faster with a few rules (seed rules: +37 % lines per CPU-second); with many rules its per-literal scan costs more than parsing (`npm run bench -- --only 3`: 50 rules 0.11 M lines/s), so it is off by default.' },
+  { key: 'talos.lazy_decode', path: 'talos.lazyDecode', kind: { t: 'bool' }, doc: 'Decide from the raw record whether any loaded rule could match it (stream labels, and the literals every rule\'s line filters require, in one pass for all rules) and parse only those records as JSON on the alerting thread; Loki forwarding decodes every record on its own thread either way. Results are identical (property-tested); `false` parses every record (`npm run bench -- --only 3 --lazy-decode` compares).' },
   { key: 'talos.future_tolerance', path: 'talos.futureToleranceMs', kind: { t: 'duration' }, doc: 'Event times further than this ahead of the local clock are clamped to now and counted.' },
   { key: 'http.listen', path: 'http.listen', kind: { t: 'hostport' }, flag: '--http-listen', doc: 'Address for /metrics, /healthz, /readyz and the API.' },
   { key: 'http.admin.enabled', path: 'http.adminEnabled', kind: { t: 'bool' }, doc: 'Enable state-changing endpoints (`POST /-/reload`).' },
