@@ -8,8 +8,8 @@
  *   npm run bench -- --only 7          the peer: mtail (Debian package) vs the sidecar, same traffic
  *   npm run bench -- --only 1 --profile   plus a CPU profile of scenario 1's in-process path
  *   npm run bench -- --json out.json   also write every figure as JSON
- *   npm run bench -- --only 3 --lazy-decode   also each part's talos.lazy_decode variant where one
- *                                      exists (scenarios 1 and 3), with its own 2→200 rule ratio
+ *   npm run bench -- --only 3 --eager-decode  also each part's talos.lazy_decode: false variant where
+ *                                      one exists (scenarios 1 and 3), with its own 2→200 rule ratio
  *
  * Each part runs in a fresh forked process so one scenario's heap, JIT state
  * and RSS never leak into the next. Exit code 1 only when a part fails to
@@ -21,7 +21,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { fmt, meets, type Figure } from './figures.js';
 import type { PartMessage } from './part-child.js';
-import { LAZY_LABEL, PARTS, SCENARIO_PARTS, type PartOutput } from './part-definitions.js';
+import { EAGER_LABEL, PARTS, SCENARIO_PARTS, type PartOutput } from './part-definitions.js';
 
 const TITLES: Record<number, string> = {
   1: 'alert path only (sources → decode → rules, no sinks)',
@@ -39,16 +39,16 @@ interface Args {
   only: number[];
   profile: boolean;
   json: string | undefined;
-  lazyDecode: boolean;
+  eagerDecode: boolean;
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { quick: false, only: [], profile: false, json: undefined, lazyDecode: false };
+  const a: Args = { quick: false, only: [], profile: false, json: undefined, eagerDecode: false };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
     if (x === '--quick') a.quick = true;
     else if (x === '--profile') a.profile = true;
-    else if (x === '--lazy-decode') a.lazyDecode = true;
+    else if (x === '--eager-decode') a.eagerDecode = true;
     else if (x === '--only' || x.startsWith('--only=')) {
       const v = Number(x.includes('=') ? x.slice(7) : argv[++i]);
       if (!(v in SCENARIO_PARTS)) throw new Error(`--only: no scenario ${v} (1–8)`);
@@ -73,7 +73,7 @@ function runPart(id: string, quick: boolean): Promise<PartOutput> {
 }
 
 function repro(scenario: number, args: Args): string {
-  return `npm run bench -- --only ${scenario}${args.quick ? ' --quick' : ''}${args.lazyDecode ? ' --lazy-decode' : ''}`;
+  return `npm run bench -- --only ${scenario}${args.quick ? ' --quick' : ''}${args.eagerDecode ? ' --eager-decode' : ''}`;
 }
 
 function line(f: Figure, args: Args, cores: number): string {
@@ -85,12 +85,12 @@ function line(f: Figure, args: Args, cores: number): string {
 function derived(scenario: number, figs: Figure[]): Figure[] {
   if (scenario === 3) {
     const out: Figure[] = [];
-    for (const lazy of [false, true]) {
-      const by = (n: number): Figure | undefined => figs.find((f) => f.label.startsWith(`rule scaling: ${n} rules`) && f.label.includes(LAZY_LABEL) === lazy);
+    for (const eager of [false, true]) {
+      const by = (n: number): Figure | undefined => figs.find((f) => f.label.startsWith(`rule scaling: ${n} rules`) && f.label.includes(EAGER_LABEL) === eager);
       const two = by(2);
       const many = by(200);
       if (two === undefined || many === undefined) continue;
-      const label = `rule scaling: slowdown from 2 to 200 rules${lazy ? `, ${LAZY_LABEL}` : ''} (lines/s with 2 ÷ lines/s with 200)`;
+      const label = `rule scaling: slowdown from 2 to 200 rules${eager ? `, ${EAGER_LABEL}` : ''} (lines/s with 2 ÷ lines/s with 200)`;
       out.push({ scenario, label, value: two.value / many.value, unit: '×', target: { cmp: '<=', value: 2 } });
     }
     return out;
@@ -122,7 +122,7 @@ async function main(): Promise<number> {
   for (const s of scenarios) {
     process.stdout.write(`\n== scenario ${s}: ${TITLES[s]}\n`);
     const figs: Figure[] = [];
-    const parts = SCENARIO_PARTS[s]!.flatMap((id) => (args.lazyDecode && `${id}:lazy` in PARTS ? [id, `${id}:lazy`] : [id]));
+    const parts = SCENARIO_PARTS[s]!.flatMap((id) => (args.eagerDecode && `${id}:eager` in PARTS ? [id, `${id}:eager`] : [id]));
     if (s === 1 && args.profile) parts.push('1:profile');
     for (const id of parts) {
       try {

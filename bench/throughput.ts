@@ -29,7 +29,7 @@ export interface ThroughputOptions {
   roundMs: number;
   rounds: number;
   corpusLines: number;
-  /** talos.lazy_decode on (records no rule can match skip JSON.parse; only without Loki). */
+  /** talos.lazy_decode (default: the product default, on: records no rule can match skip JSON.parse). */
   lazyDecode?: boolean;
 }
 
