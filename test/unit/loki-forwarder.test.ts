@@ -32,7 +32,7 @@ function talosRecord(i: number, service?: string): string {
 
 function hostConfig(url: string, over: Partial<HostConfig['loki']> = {}): HostConfig {
   const d = defaultConfig();
-  return { loki: lokiTestConfig(url, over), talos: { ...d.talos, futureToleranceMs: 10 * 365 * 86_400_000 }, log: { ...d.log, level: 'silent' } as HostConfig['log'] };
+  return { loki: lokiTestConfig(url, over), talos: { ...d.talos, futureToleranceMs: 10 * 365 * 86_400_000 }, log: { ...d.log, level: 'fatal' } };
 }
 
 describe('record frames', () => {
