@@ -32,7 +32,43 @@ export class LokiHost {
     port.on('message', this.onMessage);
   }
 
+  /**
+   * Messages are handled one per event-loop turn, in order: a worker's port
+   * delivers a whole backlog of frames in one go, and handling them all
+   * there would keep the pushes' socket I/O (and so Loki's answers) waiting
+   * behind seconds of decoding.
+   */
+  private readonly inbox: ToHost[] = [];
+  private inboxHead = 0;
+  private draining = false;
+
   private readonly onMessage = (m: ToHost): void => {
+    this.inbox.push(m);
+    if (!this.draining) {
+      this.draining = true;
+      setImmediate(this.drainOne);
+    }
+  };
+
+  private readonly drainOne = (): void => {
+    const m = this.inbox[this.inboxHead]!;
+    this.inbox[this.inboxHead++] = undefined as unknown as ToHost;
+    if (this.inboxHead === this.inbox.length) {
+      this.inbox.length = 0;
+      this.inboxHead = 0;
+    } else if (this.inboxHead > 1024 && this.inboxHead * 2 > this.inbox.length) {
+      this.inbox.splice(0, this.inboxHead);
+      this.inboxHead = 0;
+    }
+    try {
+      this.handle(m);
+    } finally {
+      if (this.inboxHead < this.inbox.length) setImmediate(this.drainOne);
+      else this.draining = false;
+    }
+  };
+
+  private handle(m: ToHost): void {
     switch (m.t) {
       case 'frame':
         this.frame(m.buf, m.len);
@@ -56,7 +92,7 @@ export class LokiHost {
           });
         break;
     }
-  };
+  }
 
   /** Decode every record (those the decoder refuses were counted by the ingest thread) and hand it on. */
   private frame(buf: ArrayBuffer, len: number): void {
