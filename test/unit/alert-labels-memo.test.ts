@@ -1,0 +1,68 @@
+/**
+ * A rule's alert labels are kept per series between evaluations (the
+ * line-triggered evaluation must not redo O(alerts) string work). What the
+ * alerts look like must not change: value-dependent label templates still
+ * follow the value, static ones and aggregation groups keep one alert, and
+ * a label set that collapses after templating is still refused.
+ */
+import { describe, expect, it } from 'vitest';
+import { Simulation } from '../../src/rules/simulate.js';
+import { aggregate } from '../../src/rules/instant-vector.js';
+import { T0, alertSet, ev, oneRule } from '../helpers/timeline.js';
+
+const S = 1000;
+
+describe('alert labels across evaluations', () => {
+  it('a label template that reads $value moves the alert to a new label set when the value moves', () => {
+    const s = new Simulation(
+      oneRule('sum by (host) (count_over_time({job="talos-kernel"} |= "error" [5m])) > 0', '        labels:\n          level: "{{ if gt $value 2.0 }}high{{ else }}low{{ end }}"\n'),
+      T0,
+    );
+    s.ingest(ev(T0 + 1 * S, 'error 1', { host: 'a' }));
+    s.advanceTo(T0 + 2 * S);
+    expect(alertSet(s)).toEqual(['A{host=a,level=low}=firing']);
+    s.ingest(ev(T0 + 3 * S, 'error 2', { host: 'a' }));
+    s.ingest(ev(T0 + 4 * S, 'error 3', { host: 'a' }));
+    s.advanceTo(T0 + 5 * S);
+    expect(alertSet(s)).toEqual(['A{host=a,level=high}=firing']);
+  });
+
+  it('static rule labels: one alert per host however often it is evaluated, with the value kept current', () => {
+    const s = new Simulation(oneRule('sum by (host) (count_over_time({job="talos-kernel"} |= "error" [5m])) > 0', '        labels:\n          severity: critical\n'), T0);
+    for (let i = 0; i < 20; i++) {
+      s.ingest(ev(T0 + i * S, `error ${i}`, { host: `h${i % 4}` }));
+      s.advanceTo(T0 + i * S + 500);
+    }
+    expect(alertSet(s)).toEqual(['h0', 'h1', 'h2', 'h3'].map((h) => `A{host=${h},severity=critical}=firing`));
+    const values = s.engine.alerts().map(({ alert }) => alert.value);
+    expect(values).toEqual([5, 5, 5, 5]);
+  });
+
+  it('two series that collapse into one label set after templating still fail the rule', () => {
+    const s = new Simulation(oneRule('count_over_time({job="talos-kernel"} |= "error" [5m]) > 0', '        labels:\n          host: same\n'), T0);
+    s.ingest(ev(T0 + 1 * S, 'error 1', { host: 'a' }));
+    s.advanceTo(T0 + 2 * S);
+    expect(s.engine.loadedRules()[0]!.health).toBe('ok');
+    s.ingest(ev(T0 + 3 * S, 'error 2', { host: 'b' }));
+    s.advanceTo(T0 + 4 * S);
+    expect(s.engine.loadedRules()[0]!.health).toBe('err');
+    expect(s.engine.loadedRules()[0]!.lastError).toMatch(/same labelset/);
+  });
+});
+
+describe('aggregation groups', () => {
+  it('frozen series labels keep one group labels object across evaluations; unfrozen ones get equal labels', () => {
+    const a = Object.freeze({ host: 'a', unit: 'x' });
+    const b = Object.freeze({ host: 'a', unit: 'y' });
+    const grouping = { without: false, labels: ['host'] };
+    const first = aggregate('sum', grouping, [{ labels: a, value: 1 }, { labels: b, value: 2 }]);
+    const second = aggregate('sum', grouping, [{ labels: a, value: 3 }, { labels: b, value: 4 }]);
+    expect(first).toEqual([{ labels: { host: 'a' }, value: 3 }]);
+    expect(second).toEqual([{ labels: { host: 'a' }, value: 7 }]);
+    expect(second[0]!.labels).toBe(first[0]!.labels);
+    const loose = aggregate('sum', grouping, [{ labels: { host: 'a', unit: 'z' }, value: 5 }]);
+    expect(loose).toEqual([{ labels: { host: 'a' }, value: 5 }]);
+    // without(): the same input under another grouping gets its own groups.
+    expect(aggregate('sum', { without: true, labels: ['host'] }, [{ labels: a, value: 1 }, { labels: b, value: 2 }]).map((x) => x.labels)).toEqual([{ unit: 'x' }, { unit: 'y' }]);
+  });
+});
