@@ -22,6 +22,7 @@
  * line agrees; `sum by (host)` keeps that host's lines only.
  */
 import { labelsKey, type LogEvent } from '../log-event.js';
+import { flat } from './instant-vector.js';
 
 /** One line as an alert carries it (state file, API, templates). */
 export interface EvidenceLine {
@@ -270,14 +271,31 @@ export function truncateLine(line: string, maxBytes: number): string {
   return `${line.slice(0, i)} …[+${total - bytes} bytes]`;
 }
 
+/**
+ * Evidence arrays are replaced, never changed, when an alert's lines are
+ * re-read: their text is made once per array, not at every re-render of the
+ * alert's annotations (each moved value re-renders them; rebuilding this
+ * block every time churned strings that outlived the young generation).
+ */
+const evidenceTextCache = new WeakMap<readonly EvidenceLine[], string>();
+
 /** The evidence as one text block: `<RFC 3339 time> <stream labels> <line>` per line, oldest first. */
 export function formatEvidence(lines: readonly EvidenceLine[]): string {
+  let text = evidenceTextCache.get(lines);
+  if (text === undefined) {
+    text = evidenceText(lines);
+    evidenceTextCache.set(lines, text);
+  }
+  return text;
+}
+
+function evidenceText(lines: readonly EvidenceLine[]): string {
   let out = '';
   for (const l of lines) {
     if (out !== '') out += '\n';
     out += `${new Date(l.timeMs).toISOString()} ${labelsText(l.labels)} ${l.line}`;
   }
-  return out;
+  return flat(out);
 }
 
 

@@ -179,6 +179,21 @@ describe('annotations and $lines', () => {
   });
 });
 
+describe('evidence text', () => {
+  it('is the same for the same lines, made once per evidence array, and follows new arrays', () => {
+    const lines = [
+      { timeMs: T0, line: 'error one', labels: { host: 'a' } },
+      { timeMs: T0 + 1, line: 'error two', labels: { host: 'a' } },
+    ];
+    const text = formatEvidence(lines);
+    expect(text).toBe(`${new Date(T0).toISOString()} {host="a"} error one\n${new Date(T0 + 1).toISOString()} {host="a"} error two`);
+    expect(formatEvidence(lines)).toBe(text);
+    expect(formatEvidence([...lines])).toBe(text);
+    expect(formatEvidence([lines[1]!])).toBe(`${new Date(T0 + 1).toISOString()} {host="a"} error two`);
+    expect(formatEvidence([])).toBe('');
+  });
+});
+
 describe('state file and API', () => {
   it('evidence survives a snapshot and restore, and the alerts API shows it', async () => {
     const expr = 'sum by (host) (count_over_time({job="talos-kernel"} |= "error" [5m])) > 0';
