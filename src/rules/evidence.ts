@@ -5,14 +5,14 @@
  *
  * Memory bound, whatever the match rate: per rule, per leg (range
  * aggregation), per series of that leg, one ring of K = `max_lines` slots.
- * A slot holds the line's UTF-8 bytes (up to `max_line_bytes`) in the ring's
- * preallocated buffer, its interned stream labels (an object the event
- * already has) and its time in a preallocated Float64Array, so recording a
- * line allocates nothing once the series' ring exists (see Ring for the
- * large-setting fallback). A ring is freed when its newest line leaves the
+ * A slot holds a reference to the event's line string and its interned
+ * stream labels (objects the event already has) plus its time in a
+ * preallocated Float64Array, so recording a line allocates nothing once the
+ * series' ring exists. A ring is freed when its newest line leaves the
  * leg's window, and a rule keeps at most MAX_EVIDENCE_SERIES rings per leg.
- * Bound: rules × legs × min(series, MAX_EVIDENCE_SERIES) × K × max_line_bytes.
- * Lines are decoded and marked as cut only when an alert is built.
+ * Bound: rules × legs × min(series, MAX_EVIDENCE_SERIES) × K × (line length
+ * ≤ ingest.max_line_bytes). Lines are truncated to `max_line_bytes` only
+ * when an alert is built, never on the hot path.
  *
  * Which lines belong to which alert: a line contributes to an alert when the
  * alert's sample labels (the expression's result, before the rule's own
@@ -46,31 +46,10 @@ export const MAX_EVIDENCE_SERIES = 5000;
 
 type Labels = Readonly<Record<string, string>>;
 
-/**
- * A ring's K slots may hold line bytes (K × max_line_bytes) up to this size;
- * beyond it (a large max_line_bytes or K) the ring keeps line references.
- */
-const MAX_RING_BYTES = 16 * 1024;
-
-/**
- * The K most recent lines of one series, overwritten in place. By default
- * each slot is max_line_bytes of a preallocated byte buffer holding the
- * line's UTF-8 (cut there at a character boundary, its full length kept for
- * the marker): a matched line is then copied, not retained. Retaining the
- * line strings kept every matching line alive for about K matches of its
- * series, long enough to reach the old generation, so the heap grew with the
- * match rate; the bytes live outside the JS heap and are reused. Lines are
- * decoded (and marked as cut) only when an alert takes them. A lone UTF-16
- * surrogate comes back as U+FFFD, which is what Loki stores for it.
- */
+/** The K most recent lines of one series, overwritten in place. */
 class Ring {
   readonly times: Float64Array;
-  /** Line references when the ring keeps no bytes. */
-  private readonly lines: string[] | undefined;
-  private readonly bytes: Buffer | undefined;
-  /** Bytes of each slot used, and the line's full UTF-8 length. */
-  private readonly used: Int32Array | undefined;
-  private readonly total: Int32Array | undefined;
+  readonly lines: string[];
   readonly labels: Labels[];
   next = 0;
   size = 0;
@@ -81,51 +60,20 @@ class Ring {
     k: number,
     /** The leg's window (range + offset), ms. */
     readonly windowMs: number,
-    private readonly maxLineBytes: number,
   ) {
     this.times = new Float64Array(k);
-    if (k * maxLineBytes <= MAX_RING_BYTES) {
-      this.bytes = Buffer.allocUnsafe(k * maxLineBytes);
-      this.used = new Int32Array(k);
-      this.total = new Int32Array(k);
-    } else this.lines = new Array<string>(k).fill('');
+    this.lines = new Array<string>(k).fill('');
     this.labels = new Array<Labels>(k).fill(seriesLabels);
   }
 
   push(timeMs: number, line: string, labels: Labels): void {
     const i = this.next;
     this.times[i] = timeMs;
-    if (this.bytes !== undefined) {
-      const m = this.maxLineBytes;
-      // Buffer.write stops before a character that does not fit whole.
-      const n = this.bytes.write(line, i * m, m, 'utf8');
-      this.used![i] = n;
-      // Each UTF-16 unit is at most 3 UTF-8 bytes: a short line was written whole.
-      this.total![i] = line.length * 3 <= m ? n : Buffer.byteLength(line);
-    } else this.lines![i] = line;
+    this.lines[i] = line;
     this.labels[i] = labels;
     this.next = i + 1 === this.times.length ? 0 : i + 1;
     if (this.size < this.times.length) this.size++;
     if (timeMs > this.newestMs) this.newestMs = timeMs;
-  }
-
-  /** Slot i's line as an alert carries it: cut to max_line_bytes with a marker (truncateLine). */
-  lineAt(i: number): string {
-    if (this.bytes === undefined) return truncateLine(this.lines![i]!, this.maxLineBytes);
-    const start = i * this.maxLineBytes;
-    const text = this.bytes.toString('utf8', start, start + this.used![i]!);
-    const cut = this.total![i]! - this.used![i]!;
-    return cut > 0 ? `${text} …[+${cut} bytes]` : text;
-  }
-
-  /** Do slot i here and slot j of `other` hold the same line? */
-  sameLine(i: number, other: Ring, j: number): boolean {
-    if (this.bytes === undefined || other.bytes === undefined) return this.lineAt(i) === other.lineAt(j);
-    const n = this.used![i]!;
-    if (n !== other.used![j]! || this.total![i] !== other.total![j]) return false;
-    const a = i * this.maxLineBytes;
-    const b = j * other.maxLineBytes;
-    return this.bytes.compare(other.bytes, b, b + n, a, a + n) === 0;
   }
 }
 
@@ -166,7 +114,7 @@ export class EvidenceStore {
         this.seriesRefused++;
         return;
       }
-      r = new Ring(seriesLabels, this.opts.maxLines, this.windowMs[leg]!, this.opts.maxLineBytes);
+      r = new Ring(seriesLabels, this.opts.maxLines, this.windowMs[leg]!);
       rings.set(seriesKey, r);
       // Rebuilding every index for each new series made a new alert's first lookup O(series).
       if (this.indexVersion === this.version) for (const idx of this.index.values()) addToIndex(idx, r);
@@ -217,7 +165,7 @@ export class EvidenceStore {
           if (times.length === k && t < times[0]!) continue;
           if (!agrees(sampleLabels, r.seriesLabels, r.labels[i]!)) continue;
           // A line several legs stored (e.g. errors / all lines) is one line.
-          if (picked.some((p) => p.r.times[p.i] === t && p.r.labels[p.i] === r.labels[i] && p.r.sameLine(p.i, r, i))) continue;
+          if (picked.some((p) => p.r.times[p.i] === t && p.r.lines[p.i] === r.lines[i] && p.r.labels[p.i] === r.labels[i])) continue;
           let at = times.length;
           while (at > 0 && times[at - 1]! > t) at--;
           times.splice(at, 0, t);
@@ -229,7 +177,7 @@ export class EvidenceStore {
         }
       }
     }
-    return picked.map(({ r, i }) => ({ timeMs: r.times[i]!, line: r.lineAt(i), labels: r.labels[i]! }));
+    return picked.map(({ r, i }) => ({ timeMs: r.times[i]!, line: truncateLine(r.lines[i]!, this.opts.maxLineBytes), labels: r.labels[i]! }));
   }
 
   /**

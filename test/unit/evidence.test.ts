@@ -138,28 +138,6 @@ describe('bounds', () => {
     expect(lines(alertOf(s))).toEqual([`panic: ${'z'.repeat(9)} …[+91 bytes]`]);
   });
 
-  it('lines kept as bytes (default sizes) and as references (large max_line_bytes) come back the same: cut, marked, multi-byte safe', () => {
-    const samples = ['plain ascii line', `panic: ${'z'.repeat(100)}`, 'é'.repeat(40), `${'x'.repeat(14)}😀😀 tail`, 'ünïcödé ✓ mixed 😀 line', 'lone \ud800 surrogate'];
-    for (const maxLineBytes of [16, 20, 8192]) {
-      const store = new EvidenceStore([M], { maxLines: samples.length, maxLineBytes });
-      const labels = Object.freeze({ job: 'talos-kernel' });
-      samples.forEach((line, i) => store.record(0, ev(T0 + i, line), 'k', labels));
-      const got = store.linesFor({}, T0 + S).map((l) => l.line);
-      // A lone surrogate is stored as U+FFFD when kept as bytes (what Loki keeps of it).
-      const want = samples.map((l) => truncateLine(maxLineBytes * samples.length <= 16 * 1024 ? l.replace('\ud800', '\ufffd') : l, maxLineBytes));
-      expect(got, `max_line_bytes ${maxLineBytes}`).toEqual(want);
-    }
-  });
-
-  it('a line two legs stored is one line, also when kept as bytes', () => {
-    const store = new EvidenceStore([M, M], { maxLines: 3, maxLineBytes: 64 });
-    const e = ev(T0, 'error both legs');
-    store.record(0, e, 'k', e.stream.labels);
-    store.record(1, e, 'k', e.stream.labels);
-    store.record(1, ev(T0, 'error other'), 'k', e.stream.labels);
-    expect(store.linesFor({}, T0 + S).map((l) => l.line)).toEqual(['error both legs', 'error other']);
-  });
-
   it('a ring per series of K entries whatever the match rate; rings are freed when their lines leave the window', () => {
     const s = sim('sum(count_over_time({job="talos-kernel"}[1m])) > 0', { ...ON, maxLines: 2 });
     for (let i = 0; i < 5000; i++) s.engine.ingest(ev(T0 + S + (i % 1000), `line ${i}`, { host: `h${i % 4}` }));
