@@ -15,7 +15,7 @@ import type { AlertingRuleDef } from './rule-file.js';
 import { compileTemplate, type Template, type TemplateData } from '../gotemplate/template.js';
 import { formatEvidence, type EvidenceLine, type EvidenceStore } from './evidence.js';
 import { logQueriesOf } from './evidence-query.js';
-import { flat } from './instant-vector.js';
+import { flat } from './flat-string.js';
 
 function sameValue(a: number, b: number): boolean {
   return a === b || (Number.isNaN(a) && Number.isNaN(b));

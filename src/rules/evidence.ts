@@ -22,7 +22,7 @@
  * line agrees; `sum by (host)` keeps that host's lines only.
  */
 import { labelsKey, type LogEvent } from '../log-event.js';
-import { flat } from './instant-vector.js';
+import { flat } from './flat-string.js';
 
 /** One line as an alert carries it (state file, API, templates). */
 export interface EvidenceLine {

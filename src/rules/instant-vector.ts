@@ -9,6 +9,7 @@
  */
 import type { ArithOp, CompareOp, Grouping, VectorAggOp } from '../logql/ast.js';
 import { compare } from '../logql/compare.js';
+import { flat } from './flat-string.js';
 
 export interface Sample {
   readonly labels: Readonly<Record<string, string>>;
@@ -55,13 +56,6 @@ function groupOf(labels: Readonly<Record<string, string>>, grouping: Grouping | 
   const g = { labels: out, key: flat(keyOf(out)) };
   memo?.set(labels, g);
   return g;
-}
-
-/** A string built by `+=` is a rope (cons string) until V8 flattens it; a long-lived key is flattened once here. */
-export function flat(s: string): string {
-  // Number() reads the characters, which makes V8 flatten the rope in place.
-  void Number(s);
-  return s;
 }
 
 /** Canonical key of a label set (names sorted). */

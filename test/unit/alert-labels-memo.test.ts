@@ -66,3 +66,15 @@ describe('aggregation groups', () => {
     expect(aggregate('sum', { without: true, labels: ['host'] }, [{ labels: a, value: 1 }, { labels: b, value: 2 }]).map((x) => x.labels)).toEqual([{ unit: 'x' }, { unit: 'y' }]);
   });
 });
+
+describe('flat strings', () => {
+  it('returns the same text', async () => {
+    const { flat } = await import('../../src/rules/flat-string.js');
+    let s = '';
+    for (let i = 0; i < 50; i++) s += `k${i}\u0000v${i}\u0001`;
+    const copy = `${s}`;
+    expect(flat(s)).toBe(copy);
+    expect(flat('')).toBe('');
+    expect(flat('__proto__')).toBe('__proto__');
+  });
+});
