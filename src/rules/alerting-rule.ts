@@ -178,8 +178,7 @@ export class AlertingRule {
     // Evidence (#18): `$lines` for rule templates, and the opt-in annotation (a rule's own annotation of that name wins).
     const text = evidence === undefined ? undefined : formatEvidence(evidence);
     if (text !== undefined) data.lines = text;
-    // Kept until the next re-render: flat, not the rope the template built.
-    for (const [k, tmpl] of this.annotationTemplates) out[k] = flat(tmpl.render(data));
+    for (const [k, tmpl] of this.annotationTemplates) out[k] = tmpl.render(data);
     const name = this.opts.evidenceAnnotation ?? '';
     if (text !== undefined && name !== '' && !(name in out)) out[name] = text;
     return out;

@@ -22,7 +22,6 @@
  * line agrees; `sum by (host)` keeps that host's lines only.
  */
 import { labelsKey, type LogEvent } from '../log-event.js';
-import { flat } from './flat-string.js';
 
 /** One line as an alert carries it (state file, API, templates). */
 export interface EvidenceLine {
@@ -295,7 +294,7 @@ function evidenceText(lines: readonly EvidenceLine[]): string {
     if (out !== '') out += '\n';
     out += `${new Date(l.timeMs).toISOString()} ${labelsText(l.labels)} ${l.line}`;
   }
-  return flat(out);
+  return out;
 }
 
 
