@@ -44,6 +44,8 @@ export class AlertingRule {
   private readonly annotationTemplates: Array<[string, Template]>;
   /** No rule label template has an action: alert labels do not depend on the value. */
   private readonly staticLabels: boolean;
+  /** Alerts whose value moved in a line-triggered evaluation, with the sample labels to render their annotations. */
+  private readonly staleAnnotations = new Map<ActiveAlert, Readonly<Record<string, string>>>();
   private readonly labelMemo = new WeakMap<Readonly<Record<string, string>>, { value: number; labels: Readonly<Record<string, string>>; key: string }>();
 
   constructor(
@@ -86,7 +88,12 @@ export class AlertingRule {
           existing.evidence = this.opts.evidence!.refresh(existing.evidence, s.labels, t);
           existing.evidenceStale = false;
         }
-        if ((moved && this.annotationTemplates.length > 0) || refresh) {
+        // Annotations follow the value. A line-triggered evaluation only marks them stale: the
+        // timer (≤ 1 tick later) or the alert's next state change renders them, so a burst of
+        // lines costs one render per alert per tick, not one per line.
+        if (moved && this.annotationTemplates.length > 0 && causeReceivedMs !== undefined) this.staleAnnotations.set(existing, s.labels);
+        else if ((moved && this.annotationTemplates.length > 0) || refresh || (causeReceivedMs === undefined && this.staleAnnotations.has(existing))) {
+          this.staleAnnotations.delete(existing);
           (existing as { annotations: Record<string, string> }).annotations = this.renderAnnotations(this.templateData(s), existing.evidence);
         }
         continue;
@@ -117,12 +124,14 @@ export class AlertingRule {
         }
         if (a.state === AlertState.Pending || (a.resolvedAtMs !== 0 && t - a.resolvedAtMs > this.opts.resolvedRetentionMs)) {
           this.active.delete(key);
+          this.staleAnnotations.delete(a);
           emit(this.change('removed', a, t));
           continue;
         }
         if (a.state !== AlertState.Inactive && !keepFiring) {
           a.state = AlertState.Inactive;
           a.resolvedAtMs = stampMs;
+          this.renderIfStale(a);
           emit(this.change('resolved', a, t));
         }
         if (!keepFiring) continue;
@@ -130,9 +139,12 @@ export class AlertingRule {
       if (a.state === AlertState.Pending && t - a.activeAtMs >= this.def.forMs) {
         a.state = AlertState.Firing;
         a.firedAtMs = stampMs;
+        this.renderIfStale(a);
         emit(this.change('firing', a, t, causeReceivedMs));
       }
     }
+    // The timer evaluation leaves no annotation stale (e.g. alerts held by keep_firing_for).
+    if (causeReceivedMs === undefined) for (const a of [...this.staleAnnotations.keys()]) this.renderIfStale(a);
 
     if (limit > 0) {
       let n = 0;
@@ -141,9 +153,18 @@ export class AlertingRule {
         // Prometheus drops every alert of a rule that exceeds its group's limit.
         for (const a of this.active.values()) emit(this.change('removed', a, t));
         this.active.clear();
+        this.staleAnnotations.clear();
         throw new Error(`exceeded limit of ${limit} with ${n} alerts`);
       }
     }
+  }
+
+  /** Render the annotations a line-triggered evaluation left stale, at the alert's current value. */
+  private renderIfStale(a: ActiveAlert): void {
+    const sampleLabels = this.staleAnnotations.get(a);
+    if (sampleLabels === undefined) return;
+    this.staleAnnotations.delete(a);
+    (a as { annotations: Record<string, string> }).annotations = this.renderAnnotations(this.templateData({ labels: sampleLabels, value: a.value }), a.evidence);
   }
 
   private templateData(s: Sample): TemplateData {

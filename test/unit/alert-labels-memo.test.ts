@@ -78,3 +78,36 @@ describe('flat strings', () => {
     expect(flat('__proto__')).toBe('__proto__');
   });
 });
+
+describe('annotations after line-triggered evaluations', () => {
+  const rule = (forDur: string): ReturnType<typeof oneRule> =>
+    oneRule('sum by (host) (count_over_time({job="talos-kernel"} |= "error" [5s])) > 0', `        for: ${forDur}\n        annotations:\n          summary: "value={{ $value }}"\n`);
+
+  it('a moved value is rendered by the next timer evaluation, not by every line', () => {
+    const s = new Simulation(rule('0s'), T0);
+    s.ingest(ev(T0 + 100, 'error 1', { host: 'a' }));
+    const alert = (): { summary: string | undefined; value: number } => {
+      const a = s.engine.alerts()[0]!.alert;
+      return { summary: a.annotations.summary, value: a.value };
+    };
+    expect(alert()).toEqual({ summary: 'value=1', value: 1 });
+    s.ingest(ev(T0 + 200, 'error 2', { host: 'a' }));
+    s.ingest(ev(T0 + 300, 'error 3', { host: 'a' }));
+    expect(alert()).toEqual({ summary: 'value=1', value: 3 });
+    s.advanceTo(T0 + 1000);
+    expect(alert()).toEqual({ summary: 'value=3', value: 3 });
+  });
+
+  it('every firing and resolved change carries the annotations of the value it reports', () => {
+    const s = new Simulation(rule('2s'), T0);
+    for (let i = 0; i < 60; i++) {
+      // Bursts every few seconds, lines 150 ms apart: values move between ticks, alerts fire and resolve.
+      if (i % 20 < 12) s.ingest(ev(T0 + i * 150 + Math.floor(i / 20) * 9000, `error ${i}`, { host: i % 3 === 0 ? 'a' : 'b' }));
+    }
+    s.finish();
+    const emitted = s.changes.filter((c) => c.kind === 'firing' || c.kind === 'resolved');
+    expect(emitted.filter((c) => c.kind === 'firing').length).toBeGreaterThan(2);
+    expect(emitted.filter((c) => c.kind === 'resolved').length).toBeGreaterThan(2);
+    for (const c of emitted) expect(c.alert.annotations.summary, `${c.kind} at ${c.atMs - T0}`).toBe(`value=${c.alert.value}`);
+  });
+});
