@@ -230,6 +230,13 @@ const MATCHED = -1;
 const DEAD = -2;
 /** Bound on transition-table cells (Int32): 4 MiB per regex at most. */
 const MAX_CELLS = 1 << 20;
+/**
+ * Rows the table starts with; it doubles as states are discovered. Most
+ * rule regexes settle at a few dozen states, so a table sized for the bound
+ * up front held megabytes of never-used (but zero-filled, hence resident)
+ * cells per regex.
+ */
+const INITIAL_ROWS = 16;
 
 /**
  * Linear-time matcher. `anchored`: the whole string must match (label
@@ -249,8 +256,10 @@ export class LazyDfa {
   /** Per class, the UNIT states that accept it. */
   private readonly classUnits: Int32Array[];
   private readonly maxStates: number;
-  private readonly trans: Int32Array;
-  private readonly eot: Int8Array;
+  /** Rows allocated in `trans`/`eot` (state ids 0..rows-1); grows up to maxStates + 1. */
+  private rows: number;
+  private trans: Int32Array;
+  private eot: Int8Array;
   private stateSets: Int32Array[] = [];
   private statePrev: number[] = [];
   private stateIds = new Map<string, number>();
@@ -357,8 +366,9 @@ export class LazyDfa {
     this.sub = Uint16Array.from(subs);
 
     this.maxStates = Math.max(64, Math.min(10_000, Math.floor(MAX_CELLS / this.nClasses)));
-    this.trans = new Int32Array((this.maxStates + 1) * this.nClasses);
-    this.eot = new Int8Array(this.maxStates + 1);
+    this.rows = Math.min(INITIAL_ROWS, this.maxStates + 1);
+    this.trans = new Int32Array(this.rows * this.nClasses);
+    this.eot = new Int8Array(this.rows);
     this.resetCache();
   }
 
@@ -369,6 +379,26 @@ export class LazyDfa {
 
   get classCount(): number {
     return this.nClasses;
+  }
+
+  /** Transition-table cells allocated now (for tests and diagnostics). */
+  get tableCells(): number {
+    return this.trans.length;
+  }
+
+  /** Room for state `id`: the table doubles (copying the known transitions) up to the bound. */
+  private ensureRow(id: number): void {
+    if (id < this.rows) return;
+    let rows = this.rows;
+    while (rows <= id) rows *= 2;
+    rows = Math.min(rows, this.maxStates + 1);
+    const trans = new Int32Array(rows * this.nClasses);
+    trans.set(this.trans);
+    const eot = new Int8Array(rows);
+    eot.set(this.eot);
+    this.trans = trans;
+    this.eot = eot;
+    this.rows = rows;
   }
 
   private resetCache(): void {
@@ -387,6 +417,7 @@ export class LazyDfa {
     if (hit !== undefined) return hit;
     const id = this.stateSets.length;
     if (id > this.maxStates) return -1;
+    this.ensureRow(id);
     this.stateSets.push(set);
     this.statePrev.push(prev);
     this.stateIds.set(key, id);
@@ -460,7 +491,8 @@ export class LazyDfa {
   }
 
   test(s: string): boolean {
-    const { blocks, sub, trans, nClasses } = this;
+    const { blocks, sub, nClasses } = this;
+    let trans = this.trans;
     let st = 1;
     const n = s.length;
     for (let i = 0; i < n; i++) {
@@ -469,7 +501,10 @@ export class LazyDfa {
       const c = b >= 0 ? b : sub[(~b << 8) | (u & 0xff)]!;
       let nx = trans[st * nClasses + c]!;
       if (nx <= 0) {
-        if (nx === UNKNOWN) nx = this.computeTransition(st, c);
+        if (nx === UNKNOWN) {
+          nx = this.computeTransition(st, c);
+          trans = this.trans; // a new state may have grown (replaced) the table
+        }
         if (nx === MATCHED) return true;
         if (nx === DEAD) return false;
       }

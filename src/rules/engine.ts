@@ -28,6 +28,7 @@ import { STATE_KIND, STATE_VERSION, type RuleStateSnapshot, type StateSnapshot }
 import { evidenceStoreFor, recordEvidence, type EvidenceConfig, type EvidenceStore } from './evidence.js';
 import { SeriesBudget, type SeriesLimits } from './series-budget.js';
 import { EvalPacer, runSliced } from './eval-pacer.js';
+import { DirtyRules } from './dirty-rules.js';
 
 /** The live timer evaluates rules in slices of this long, yielding to I/O in between. */
 const TICK_SLICE_MS = 10;
@@ -83,7 +84,7 @@ export class RuleEngine {
   readonly identical = new IdenticalEntries(0);
   private readonly listeners: AlertListener[] = [];
   /** Rules touched by events since the last flush, with the earliest cause and latest event time. */
-  private readonly dirty = new Map<LoadedRule, { causeMs: number; maxEventMs: number }>();
+  private readonly dirty = new DirtyRules();
   private flushScheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
@@ -103,7 +104,7 @@ export class RuleEngine {
     this.now = opts.now ?? Date.now;
     this.seriesBudget = new SeriesBudget(opts.seriesLimits ?? { maxSeriesPerRule: 0, maxWindowBytes: 0 }, opts.logger);
     this.pacer = opts.autoFlush === false ? undefined : new EvalPacer<LoadedRule>((marks) => {
-      for (const [rule, mark] of marks) if (this.rules[rule.id] === rule && !this.dirty.has(rule)) this.dirty.set(rule, mark);
+      for (const [rule, mark] of marks) if (this.rules[rule.id] === rule && !this.dirty.has(rule.id)) this.dirty.mark(rule.id, mark.causeMs, mark.maxEventMs);
       this.flush();
     });
     if (opts.registry !== undefined) this.registerMetrics(opts.registry);
@@ -181,7 +182,7 @@ export class RuleEngine {
     this.legOwners = legOwners;
     // Remember entries as long as any window can still count them: longest history plus one rule step and the future slack.
     this.identical.setHorizon(rules.reduce((m, r) => Math.max(m, r.source.rangeMs + r.source.stepMs + FUTURE_SLACK_MS), 0));
-    this.dirty.clear();
+    this.dirty.reset(rules.length);
     this.recorded?.sync(rules.flatMap((r) => (r.recording === undefined ? [] : [r.recording])));
   }
 
@@ -208,9 +209,7 @@ export class RuleEngine {
       }
       stored = true;
       if (rule.evidence !== undefined) recordEvidence(rule.evidence, owner.leg, rule.source.sources[owner.leg]!, ev); // evidence (#18)
-      const d = this.dirty.get(rule);
-      if (d === undefined) this.dirty.set(rule, { causeMs: ev.receivedMs, maxEventMs: ev.timeMs });
-      else if (ev.timeMs > d.maxEventMs) d.maxEventMs = ev.timeMs;
+      this.dirty.mark(owner.rule, ev.receivedMs, ev.timeMs);
     }
     if (!stored && tooOld) this.eventsTooOld++;
     if (this.dirty.size > 0 && this.opts.autoFlush !== false && !this.flushScheduled) {
@@ -227,13 +226,12 @@ export class RuleEngine {
     this.flushScheduled = false;
     if (this.dirty.size === 0) return;
     const now = this.now();
-    const batch = [...this.dirty];
-    this.dirty.clear();
-    for (const [rule, d] of batch) {
-      if (this.pacer?.defer(rule, d) === true) continue;
+    this.dirty.drain((id, causeMs, maxEventMs) => {
+      const rule = this.rules[id]!;
+      if (this.pacer?.waits(rule) === true && this.pacer.defer(rule, { causeMs, maxEventMs })) return;
       // A line stamped slightly ahead of our clock (within the decoder's tolerance) counts at once.
-      this.evaluate(rule, Math.max(now, d.maxEventMs), d.causeMs);
-    }
+      this.evaluate(rule, Math.max(now, maxEventMs), causeMs);
+    });
   }
 
   /** Evaluate every rule at the current time: `for`, expiry, resolution, absence. */

@@ -40,6 +40,12 @@ export class EvalPacer<R extends object> {
     else this.notBefore.set(rule, performance.now() + (ms * (1 - DUTY)) / DUTY);
   }
 
+  /** Whether defer() would keep the rule waiting now (a cheap test before building its mark). */
+  waits(rule: R): boolean {
+    const at = this.notBefore.get(rule);
+    return at !== undefined && !this.stopped && at > performance.now();
+  }
+
   /** True when the rule must wait: its mark is kept and handed back when due. */
   defer(rule: R, mark: DirtyMark): boolean {
     const at = this.notBefore.get(rule);

@@ -81,7 +81,7 @@ export class EvidenceStore {
   private readonly legs: Array<Map<string, Ring>>;
   /** Lines not kept because the leg already held MAX_EVIDENCE_SERIES rings. */
   seriesRefused = 0;
-  /** Bumped when a ring is added or freed: the lookup index below is then rebuilt. */
+  /** Bumped when a ring is freed: the lookup index below is then rebuilt (a new ring is added to it in place). */
   private version = 0;
   private indexVersion = -1;
   /**
@@ -90,7 +90,7 @@ export class EvidenceStore {
    * rings, not all of them. `loose`: rings whose series labels lack one of
    * the names, checked line by line.
    */
-  private readonly index = new Map<string, { byValues: Map<string, Ring[]>; loose: Ring[] }>();
+  private readonly index = new Map<string, RingIndex>();
 
   constructor(
     /** How far back each leg looks (range + offset), ms. */
@@ -115,7 +115,8 @@ export class EvidenceStore {
       }
       r = new Ring(seriesLabels, this.opts.maxLines, this.windowMs[leg]!);
       rings.set(seriesKey, r);
-      this.version++;
+      // Rebuilding every index for each new series made a new alert's first lookup O(series).
+      if (this.indexVersion === this.version) for (const idx of this.index.values()) addToIndex(idx, r);
     }
     r.push(ev.timeMs, ev.line, ev.stream.labels);
   }
@@ -192,7 +193,7 @@ export class EvidenceStore {
     return [...older.slice(Math.max(0, older.length - (this.opts.maxLines - next.length))), ...next];
   }
 
-  private indexFor(names: readonly string[]): { byValues: Map<string, Ring[]>; loose: Ring[] } {
+  private indexFor(names: readonly string[]): RingIndex {
     if (this.indexVersion !== this.version) {
       this.index.clear();
       this.indexVersion = this.version;
@@ -200,24 +201,32 @@ export class EvidenceStore {
     const sig = names.join('\u0000');
     let idx = this.index.get(sig);
     if (idx !== undefined) return idx;
-    idx = { byValues: new Map(), loose: [] };
-    for (const rings of this.legs) {
-      for (const r of rings.values()) {
-        if (!names.every((n) => r.seriesLabels[n] !== undefined)) {
-          idx.loose.push(r);
-          continue;
-        }
-        const key = valuesKey(names, r.seriesLabels);
-        const list = idx.byValues.get(key);
-        if (list === undefined) idx.byValues.set(key, [r]);
-        else list.push(r);
-      }
-    }
+    idx = { names, byValues: new Map(), loose: [] };
+    for (const rings of this.legs) for (const r of rings.values()) addToIndex(idx, r);
     // A handful of name sets per rule at most; a pathological rule cannot grow this without bound.
     if (this.index.size > 16) this.index.clear();
     this.index.set(sig, idx);
     return idx;
   }
+}
+
+/** Rings by their values of `names`; `loose`: rings lacking one of the names. */
+interface RingIndex {
+  readonly names: readonly string[];
+  readonly byValues: Map<string, Ring[]>;
+  readonly loose: Ring[];
+}
+
+function addToIndex(idx: RingIndex, r: Ring): void {
+  const { names } = idx;
+  if (!names.every((n) => r.seriesLabels[n] !== undefined)) {
+    idx.loose.push(r);
+    return;
+  }
+  const key = valuesKey(names, r.seriesLabels);
+  const list = idx.byValues.get(key);
+  if (list === undefined) idx.byValues.set(key, [r]);
+  else list.push(r);
 }
 
 function valuesKey(names: readonly string[], labels: Labels): string {
@@ -261,8 +270,25 @@ export function truncateLine(line: string, maxBytes: number): string {
   return `${line.slice(0, i)} …[+${total - bytes} bytes]`;
 }
 
+/**
+ * Evidence arrays are replaced, never changed, when an alert's lines are
+ * re-read: their text is made once per array, not at every re-render of the
+ * alert's annotations (each moved value re-renders them; rebuilding this
+ * block every time churned strings that outlived the young generation).
+ */
+const evidenceTextCache = new WeakMap<readonly EvidenceLine[], string>();
+
 /** The evidence as one text block: `<RFC 3339 time> <stream labels> <line>` per line, oldest first. */
 export function formatEvidence(lines: readonly EvidenceLine[]): string {
+  let text = evidenceTextCache.get(lines);
+  if (text === undefined) {
+    text = evidenceText(lines);
+    evidenceTextCache.set(lines, text);
+  }
+  return text;
+}
+
+function evidenceText(lines: readonly EvidenceLine[]): string {
   let out = '';
   for (const l of lines) {
     if (out !== '') out += '\n';

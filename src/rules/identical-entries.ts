@@ -20,26 +20,72 @@
  *
  * Only lines that matched some rule are recorded: a copy matches exactly the
  * rules its original matched, so unmatched lines never need remembering.
- * Entries are kept as a 60-bit hash of (time, line, metadata), bucketed by
- * time epoch of the horizon's length: copies share their time, so one epoch
- * lookup is exact, and whole epochs are dropped as they age out.
+ * Entries are kept as a 64-bit hash of (stream, time, line, metadata), in one
+ * set per time epoch of the horizon's length: copies share their time, so one
+ * epoch lookup is exact, and whole epochs are dropped as they age out.
+ *
+ * Memory: the sets are open-addressing tables in typed arrays (8 bytes a slot,
+ * at most half full), outside the JS heap. The matched lines inside the
+ * horizon grow with the match rate, so a Map per stream and epoch (a slot
+ * object per entry, rehash copies promoted to the old generation) made the
+ * process grow with the match rate; a table costs at most 16 bytes an entry
+ * and nothing for the garbage collector to trace.
  */
 import type { LogEvent } from '../log-event.js';
 
-/**
- * Entries of one epoch: first 30-bit hash → second 30-bit hash (or several,
- * when first hashes collide). Both halves are small integers, which V8 keeps
- * unboxed: no allocation per entry beyond the map slot.
- */
-type EpochEntries = Map<number, number | number[]>;
+/** Slots a new epoch starts with (it doubles at half full). */
+const INITIAL_SLOTS = 1024;
 
-interface StreamHistory {
-  /** epoch (floor(timeMs / horizon)) → entries. */
-  readonly epochs: Map<number, EpochEntries>;
+/** One epoch's entries: a set of 64-bit hashes, two int32 per slot, (0, 0) marking an empty slot. */
+class EpochSet {
+  private slots = new Int32Array(2 * INITIAL_SLOTS);
+  private mask = INITIAL_SLOTS - 1;
+  count = 0;
+
+  get bytes(): number {
+    return this.slots.byteLength;
+  }
+
+  has(a: number, b: number): boolean {
+    const { slots, mask } = this;
+    for (let i = slotOf(a, b, mask); ; i = (i + 1) & mask) {
+      const x = slots[2 * i]!;
+      const y = slots[2 * i + 1]!;
+      if (x === a && y === b) return true;
+      if (x === 0 && y === 0) return false;
+    }
+  }
+
+  /** Adds (a, b), known to be absent. */
+  add(a: number, b: number): void {
+    if (2 * (this.count + 1) > this.mask + 1) this.grow();
+    this.put(a, b);
+    this.count++;
+  }
+
+  private put(a: number, b: number): void {
+    const { slots, mask } = this;
+    let i = slotOf(a, b, mask);
+    while (slots[2 * i] !== 0 || slots[2 * i + 1] !== 0) i = (i + 1) & mask;
+    slots[2 * i] = a;
+    slots[2 * i + 1] = b;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Int32Array(old.length * 2);
+    this.mask = old.length - 1; // old.length / 2 slots before, twice that now
+    for (let i = 0; i < old.length; i += 2) if (old[i] !== 0 || old[i + 1] !== 0) this.put(old[i]!, old[i + 1]!);
+  }
+}
+
+function slotOf(a: number, b: number, mask: number): number {
+  return (a ^ Math.imul(b, 0x9e3779b1)) & mask;
 }
 
 export class IdenticalEntries {
-  private readonly streams = new Map<string, StreamHistory>();
+  /** epoch (floor(timeMs / horizon)) → entries of every stream. */
+  private readonly epochs = new Map<number, EpochSet>();
   private entries = 0;
   /** Copies dropped. */
   dropped = 0;
@@ -59,7 +105,7 @@ export class IdenticalEntries {
   setHorizon(ms: number): void {
     if (ms !== this.horizonMs) {
       this.horizonMs = ms;
-      this.streams.clear();
+      this.epochs.clear();
       this.entries = 0;
     }
   }
@@ -68,9 +114,11 @@ export class IdenticalEntries {
     return this.entries;
   }
 
-  /** Estimated bytes held (a Map entry of small integers costs about 40 bytes in V8). */
+  /** Bytes held by the tables. */
   get memoryBytes(): number {
-    return this.entries * 40 + this.streams.size * 200;
+    let n = 0;
+    for (const set of this.epochs.values()) n += set.bytes;
+    return n;
   }
 
   /**
@@ -83,17 +131,12 @@ export class IdenticalEntries {
     // Too old for any window: it will not be counted, no need to remember it.
     if (ev.timeMs <= nowMs - h) return false;
     const epoch = Math.floor(ev.timeMs / h);
-    let s = this.streams.get(ev.stream.key);
-    if (s === undefined) {
-      s = { epochs: new Map() };
-      this.streams.set(ev.stream.key, s);
-    }
-    let set = s.epochs.get(epoch);
+    let set = this.epochs.get(epoch);
     entryHash(ev);
-    const h1 = H[0]! & 0x3fffffff;
-    const h2 = H[1]! & 0x3fffffff;
-    const held = set?.get(h1);
-    if (held !== undefined && (held === h2 || (Array.isArray(held) && held.includes(h2)))) {
+    const a = H[0]!;
+    // (0, 0) marks an empty slot: that one hash in 2⁶⁴ is stored as (0, 1).
+    const b = a === 0 && H[1] === 0 ? 1 : H[1]!;
+    if (set !== undefined && set.has(a, b)) {
       this.dropped++;
       return true;
     }
@@ -105,41 +148,32 @@ export class IdenticalEntries {
       }
     }
     if (set === undefined) {
-      this.expire(s, nowMs);
-      set = new Map();
-      s.epochs.set(epoch, set);
+      this.sweep(nowMs);
+      set = new EpochSet();
+      this.epochs.set(epoch, set);
     }
-    if (held === undefined) set.set(h1, h2);
-    else if (Array.isArray(held)) held.push(h2);
-    else set.set(h1, [held, h2]);
+    set.add(a, b);
     this.entries++;
     return false;
   }
 
-  /** Drop epochs wholly older than the horizon, and streams left empty (call on the timer). */
+  /** Drop epochs wholly older than the horizon (call on the timer). */
   sweep(nowMs: number): void {
-    for (const [key, s] of this.streams) {
-      this.expire(s, nowMs);
-      if (s.epochs.size === 0) this.streams.delete(key);
-    }
-  }
-
-  private expire(s: StreamHistory, nowMs: number): void {
     const h = this.horizonMs;
-    for (const [epoch, set] of s.epochs) {
+    for (const [epoch, set] of this.epochs) {
       if ((epoch + 1) * h <= nowMs - h) {
-        for (const v of set.values()) this.entries -= Array.isArray(v) ? v.length : 1;
-        s.epochs.delete(epoch);
+        this.entries -= set.count;
+        this.epochs.delete(epoch);
       }
     }
   }
 }
 
 /**
- * 60-bit hash of an entry's identity: two 32-bit FNV-1a variants over the
- * time, the line's UTF-16 code units and the metadata, 30 bits of each kept.
- * A false "copy" needs both halves of two entries of one stream in one epoch
- * to collide: about n²/2⁶¹ for n entries, negligible.
+ * 64-bit hash of an entry's identity: two 32-bit FNV-1a variants over the
+ * stream key, the time, the line's UTF-16 code units and the metadata. A
+ * false "copy" needs both halves of two entries in one epoch to collide:
+ * about n²/2⁶⁵ for n entries (10⁻⁸ at the 1 M cap), negligible.
  */
 // Hash state in a typed array: int32 stores, so hashing a line allocates nothing
 // (module-level `let`s would box every value outside the small-integer range).
@@ -160,6 +194,7 @@ function mixString(s: string): void {
 function entryHash(ev: LogEvent): void {
   H[0] = 0x811c9dc5;
   H[1] = 0x01000193 ^ 0x5bd1e995;
+  mixString(ev.stream.key);
   mix(ev.timeMs % 0x10000);
   mix(Math.floor(ev.timeMs / 0x10000) % 0x10000);
   mix(Math.floor(ev.timeMs / 0x100000000));

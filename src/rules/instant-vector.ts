@@ -9,6 +9,7 @@
  */
 import type { ArithOp, CompareOp, Grouping, VectorAggOp } from '../logql/ast.js';
 import { compare } from '../logql/compare.js';
+import { flat } from './flat-string.js';
 
 export interface Sample {
   readonly labels: Readonly<Record<string, string>>;
@@ -28,6 +29,33 @@ function groupLabels(labels: Readonly<Record<string, string>>, grouping: Groupin
     for (const k of grouping.labels) if (labels[k] !== undefined && labels[k] !== '') out[k] = labels[k]!;
   }
   return out;
+}
+
+/**
+ * Group labels and key per input label set, per grouping (an AST node, alive
+ * as long as its rule). Series labels are frozen objects that live as long
+ * as their series, so a rule evaluated on every matching line would otherwise
+ * rebuild and re-sort the same group labels for every series each time; with
+ * the memo it allocates nothing for them, and equal groups keep one labels
+ * object across evaluations (which the alerting rule's own memo relies on).
+ * Only frozen inputs are memoised: a label set built for one evaluation
+ * (label_replace, vector matching) would only churn the weak map.
+ */
+const groupMemo = new WeakMap<Grouping, WeakMap<Readonly<Record<string, string>>, { labels: Readonly<Record<string, string>>; key: string }>>();
+
+const NO_GROUP = Object.freeze({ labels: NO_LABELS, key: '' });
+
+function groupOf(labels: Readonly<Record<string, string>>, grouping: Grouping | undefined): { labels: Readonly<Record<string, string>>; key: string } {
+  if (grouping === undefined) return NO_GROUP;
+  const frozen = Object.isFrozen(labels);
+  let memo = frozen ? groupMemo.get(grouping) : undefined;
+  if (frozen && memo === undefined) groupMemo.set(grouping, (memo = new WeakMap()));
+  const hit = memo?.get(labels);
+  if (hit !== undefined) return hit;
+  const out = Object.freeze(groupLabels(labels, grouping));
+  const g = { labels: out, key: flat(keyOf(out)) };
+  memo?.set(labels, g);
+  return g;
 }
 
 /** Canonical key of a label set (names sorted). */
@@ -105,8 +133,7 @@ export function aggregate(op: VectorAggOp, grouping: Grouping | undefined, sampl
   // topk and sort_desc keep a min-heap (lowest on top); bottomk and sort a max-heap.
   const reverse = op === 'bottomk' || op === 'sort';
   for (const s of samples) {
-    const labels = groupLabels(s.labels, grouping);
-    const key = grouping === undefined ? '' : keyOf(labels);
+    const { labels, key } = groupOf(s.labels, grouping);
     const g = groups.get(key);
     if (g === undefined) {
       const ng: Group = { labels, value: s.value, mean: s.value, count: 1, kept: undefined };

@@ -41,6 +41,26 @@ describe('which lines belong to which alert', () => {
     expect(alertOf(s, { host: 'a' }).evidence![1]!.labels.talos_service).toBe('kubelet');
   });
 
+  it('hosts that appear after alerts exist (index updated in place, and rebuilt after a sweep) get their own lines', () => {
+    const s = sim('sum by (host) (count_over_time({job="talos-kernel"} |= "error" [1m])) > 0');
+    for (let i = 0; i < 30; i++) {
+      s.ingest(ev(T0 + i * S, `error on h${i}`, { host: `h${i}` }));
+      s.ingest(ev(T0 + i * S + 1, `error again on h${i % 3}`, { host: `h${i % 3}` }));
+      s.advanceTo(T0 + i * S + 2);
+    }
+    s.advanceTo(T0 + 31 * S);
+    expect(lines(alertOf(s, { host: 'h29' }))).toEqual(['error on h29']);
+    expect(lines(alertOf(s, { host: 'h1' }))).toEqual(['error again on h1', 'error again on h1', 'error again on h1']);
+    // h0's rings leave the 1m window and are swept; hosts arriving after that are still found.
+    s.advanceTo(T0 + 95 * S);
+    s.ingest(ev(T0 + 96 * S, 'error on late', { host: 'late' }));
+    s.advanceTo(T0 + 97 * S);
+    expect(lines(alertOf(s, { host: 'late' }))).toEqual(['error on late']);
+    s.ingest(ev(T0 + 98 * S, 'error on later', { host: 'later' }));
+    s.advanceTo(T0 + 99 * S);
+    expect(lines(alertOf(s, { host: 'later' }))).toEqual(['error on later']);
+  });
+
   it('sum(…) without labels keeps lines of every contributing stream, the K most recent, oldest first', () => {
     const s = sim('sum(count_over_time({job="talos-kernel"} |= "error" [5m])) > 0');
     for (let i = 0; i < 10; i++) s.ingest(ev(T0 + i * S, `error ${i}`, { host: i % 2 === 0 ? 'a' : 'b' }));
@@ -156,6 +176,21 @@ describe('annotations and $lines', () => {
         `${new Date(T0 + 2 * S).toISOString()} {host="a", job="talos-kernel", level="error", talos_service="kernel"} error two`,
     );
     expect(a.annotations.summary).toBe(`a: ${text}`);
+  });
+});
+
+describe('evidence text', () => {
+  it('is the same for the same lines, made once per evidence array, and follows new arrays', () => {
+    const lines = [
+      { timeMs: T0, line: 'error one', labels: { host: 'a' } },
+      { timeMs: T0 + 1, line: 'error two', labels: { host: 'a' } },
+    ];
+    const text = formatEvidence(lines);
+    expect(text).toBe(`${new Date(T0).toISOString()} {host="a"} error one\n${new Date(T0 + 1).toISOString()} {host="a"} error two`);
+    expect(formatEvidence(lines)).toBe(text);
+    expect(formatEvidence([...lines])).toBe(text);
+    expect(formatEvidence([lines[1]!])).toBe(`${new Date(T0 + 1).toISOString()} {host="a"} error two`);
+    expect(formatEvidence([])).toBe('');
   });
 });
 

@@ -50,4 +50,25 @@ describe('IdenticalEntries', () => {
     expect(ie.isCopy(ev(T0, 'a'), T0)).toBe(false);
     expect(ie.isCopy(ev(T0, 'a'), T0)).toBe(false);
   });
+
+  it('holds many entries in a compact table: every copy found after the table grew, no false copy, at most 32 bytes an entry', () => {
+    const ie = new IdenticalEntries(H);
+    const n = 50_000;
+    for (let i = 0; i < n; i++) expect(ie.isCopy(ev(T0 + (i % 1000), `line ${i}`, { host: `h${i % 7}` }), T0)).toBe(false);
+    expect(ie.size).toBe(n);
+    let copies = 0;
+    let fresh = 0;
+    for (let i = 0; i < n; i += 7) {
+      if (ie.isCopy(ev(T0 + (i % 1000), `line ${i}`, { host: `h${i % 7}` }), T0)) copies++;
+      // Same line and time in another stream: not a copy.
+      if (!ie.isCopy(ev(T0 + (i % 1000), `line ${i}`, { host: `other${i % 7}` }), T0)) fresh++;
+    }
+    expect(copies).toBe(Math.ceil(n / 7));
+    expect(fresh).toBe(Math.ceil(n / 7));
+    expect(ie.dropped).toBe(Math.ceil(n / 7));
+    expect(ie.memoryBytes).toBeLessThanOrEqual(32 * ie.size);
+    ie.sweep(T0 + 3 * H);
+    expect(ie.size).toBe(0);
+    expect(ie.memoryBytes).toBe(0);
+  });
 });

@@ -121,5 +121,27 @@ describe('lazy DFA', () => {
       oracle.free();
     }
     expect(dfa.flushes).toBeGreaterThan(0);
+    // It grew to the bound on the way: 10 000 states of its classes.
+    expect(dfa.tableCells).toBe(10_001 * dfa.classCount);
+  });
+
+  it('allocates table rows as states are discovered, keeping known transitions when it grows', () => {
+    const p = '(?i)(btrfs|ext4|xfs).*(error|corrupt|critical)';
+    const dfa = new LazyDfa(parseRe2(p), false);
+    const before = dfa.tableCells;
+    expect(before).toBeLessThanOrEqual(16 * dfa.classCount);
+    const lines = ['BTRFS error (device sda1)', 'XFS (sdb): metadata I/O error', 'ext4 ok', 'nothing here', 'ext4-fs CRITICAL medium', 'xfs corrup'];
+    const oracle = Re2Oracle.compile(p)!;
+    try {
+      for (let round = 0; round < 3; round++) {
+        for (const s of lines) expect(dfa.test(s), s).toBe(oracle.test(s));
+      }
+    } finally {
+      oracle.free();
+    }
+    // A few dozen states at most: a small fraction of the 4 MiB bound.
+    expect(dfa.tableCells).toBeGreaterThan(before);
+    expect(dfa.tableCells * 4).toBeLessThan(256 * 1024);
+    expect(dfa.flushes).toBe(0);
   });
 });
