@@ -35,6 +35,16 @@ export interface CliSidecar {
   stop(): Promise<void>;
 }
 
+/** The Node flags the image starts the sidecar with: the Dockerfile's ENTRYPOINT between `node` and `dist/cli.js`. */
+export function imageNodeArgs(): string[] {
+  const m = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(`${REPO_ROOT}Dockerfile`, 'utf8'));
+  const entry = m === null ? [] : (JSON.parse(m[1]!) as string[]);
+  const at = entry.indexOf('dist/cli.js');
+  if (entry[0] !== 'node' || at < 0) throw new Error('Dockerfile: ENTRYPOINT is not ["node", …, "dist/cli.js"]');
+  return entry.slice(1, at);
+}
+
+/** `node dist/cli.js run …` with the image's Node flags unless `nodeArgs` says otherwise. */
 export async function spawnCliSidecar(rules: readonly string[], opts: { nodeArgs?: string[]; extraArgs?: string[] } = {}): Promise<CliSidecar> {
   const httpPort = await freePort();
   const ingestPort = await freePort();
@@ -42,7 +52,7 @@ export async function spawnCliSidecar(rules: readonly string[], opts: { nodeArgs
   const proc = spawn(
     process.execPath,
     [
-      ...(opts.nodeArgs ?? []),
+      ...(opts.nodeArgs ?? imageNodeArgs()),
       `${REPO_ROOT}dist/cli.js`,
       'run',
       ...rules.flatMap((r) => ['--rules', r]),

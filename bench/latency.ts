@@ -27,6 +27,8 @@ export interface LatencyOptions {
   intervalMs: number;
   backgroundRate: number;
   warmMs: number;
+  /** Forward every line to a (discarding) Loki meanwhile, as the latency target has it. */
+  lokiUrl?: string;
 }
 
 /** One probe's path, ms from its write: NaN where a step was not observed. */
@@ -81,7 +83,7 @@ export async function alertLatency(o: LatencyOptions): Promise<LatencyResult> {
   try {
     probe.send({ cmd: 'proxy', alertmanagerUrl: am.url });
     const { url: proxyUrl } = await probe.next('proxy', 10_000);
-    const sc = await startBenchSidecar({ ruleSet: await perHostSeedRules(), alertmanagerUrl: proxyUrl });
+    const sc = await startBenchSidecar({ ruleSet: await perHostSeedRules(), alertmanagerUrl: proxyUrl, lokiUrl: o.lokiUrl });
     try {
       const { recordAt, alertAt } = instrument(sc);
       bg.send({ cmd: 'prepare', port: sc.ingest.tcpPort, corpus: { lines: 300_000, nodes: 5, startTimeMs: Date.now(), ratePerSec: o.backgroundRate } });

@@ -24,6 +24,8 @@ export interface MemoryOptions {
   burstsPer10k: number;
   /** Node flags for the sidecar process (e.g. --max-semi-space-size). */
   nodeArgs?: string[];
+  /** Forward every line to this Loki (a discarding receiver), as the issue's memory target has it. */
+  lokiUrl?: string;
 }
 
 export interface MemoryResult {
@@ -39,6 +41,9 @@ export interface MemoryResult {
   streams: number;
   seriesInWindows: number;
   alerts: number;
+  /** Lines Loki acknowledged and lines dropped on the way, over the run (0 without Loki). */
+  lokiSent: number;
+  lokiDropped: number;
 }
 
 const MB = 1024 * 1024;
@@ -46,7 +51,8 @@ const P = 'talos_alert_sidecar_';
 
 export async function memoryUnderLoad(o: MemoryOptions): Promise<MemoryResult> {
   const dir = mkdtempSync(join(tmpdir(), 'talos-bench-rules-'));
-  const sc = await spawnCliSidecar(await scaledRuleFiles(o.rules, dir), { nodeArgs: o.nodeArgs });
+  const extraArgs = o.lokiUrl === undefined ? [] : ['--loki-url', o.lokiUrl];
+  const sc = await spawnCliSidecar(await scaledRuleFiles(o.rules, dir), { nodeArgs: o.nodeArgs, extraArgs });
   const sender = new ForkedChild<SenderCmd, SenderEv>(new URL('./tcp-sender.js', import.meta.url));
   try {
     await sc.waitReady();
@@ -61,6 +67,7 @@ export async function memoryUnderLoad(o: MemoryOptions): Promise<MemoryResult> {
     const ready = await sender.next('ready', 180_000);
     const rssStart = await sc.rss();
     const l0 = await sc.metric(`${P}lines_received_total`);
+    const s0 = await sc.metric(`${P}loki_lines_sent_total`);
     const m0 = await sc.metric(`${P}rule_matches_total`);
     const trace: number[] = [];
     const t0 = performance.now();
@@ -84,6 +91,8 @@ export async function memoryUnderLoad(o: MemoryOptions): Promise<MemoryResult> {
       streams: ready.streams,
       seriesInWindows: await sc.metric(`${P}rule_series`),
       alerts: await sc.metric(`${P}alerts`),
+      lokiSent: (await sc.metric(`${P}loki_lines_sent_total`)) - s0,
+      lokiDropped: await sc.metric(`${P}loki_dropped_lines_total`),
     };
   } finally {
     await sender.stop();

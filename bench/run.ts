@@ -101,8 +101,9 @@ function derived(scenario: number, figs: Figure[]): Figure[] {
     if (sidecar === undefined || mtail === undefined) return [];
     return [{ scenario, label: 'peer ratio: sidecar lines/s ÷ mtail lines/s (same run, same traffic)', value: sidecar.value / mtail.value, unit: '×', target: { cmp: '>=', value: 10 } }];
   }
-  if (scenario === 5 && figs.length === 2) {
-    const [base, x10] = figs as [Figure, Figure];
+  const rss = figs.filter((f) => f.label.startsWith('RSS of the sidecar'));
+  if (scenario === 5 && rss.length === 2) {
+    const [base, x10] = rss as [Figure, Figure];
     return [{ scenario, label: 'memory flatness: RSS at 10× match rate ÷ RSS at base match rate', value: x10.value / base.value, unit: '×', target: { cmp: '<=', value: 1.1 } }];
   }
   return [];

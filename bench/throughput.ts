@@ -55,7 +55,8 @@ export function mixCorpus(lines: number): CorpusOptions {
   return { lines, nodes: 5, startTimeMs: Date.now(), failureBursts: Math.round(lines / 10_000) };
 }
 
-async function withLokiSink<T>(on: boolean, fn: (url: string | undefined) => Promise<T>): Promise<T> {
+/** Runs `fn` with the URL of a forked discarding Loki receiver (loki-sink.ts), or undefined when `on` is false. */
+export async function withLokiSink<T>(on: boolean, fn: (url: string | undefined) => Promise<T>): Promise<T> {
   if (!on) return fn(undefined);
   const sink = new ForkedChild<LokiSinkCmd, LokiSinkEv>(new URL('./loki-sink.js', import.meta.url));
   try {

@@ -37,7 +37,7 @@ function hostConfig(url: string, over: Partial<HostConfig['loki']> = {}): HostCo
 
 describe('record frames', () => {
   it('round-trip text (multi-byte, quotes, empty), peers and receive times', () => {
-    const w = new RecordFrameWriter((n) => new ArrayBuffer(n));
+    const w = new RecordFrameWriter();
     const recs: Array<[string, string, 'tcp' | 'udp', number]> = [
       ['{"msg":"a"}', '10.0.0.1', 'tcp', 1.5],
       ['', 'fd00::2', 'udp', 2],

@@ -8,7 +8,9 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { getHeapStatistics } from 'node:v8';
+import { Gauge, Registry } from 'prom-client';
+import { METRIC_PREFIX } from '../../../metrics/registry.js';
 import { TalosDecoder } from '../../../talos/decode.js';
 import { LokiPusher } from '../pusher.js';
 import type { FromHost, HostConfig, MetricJson, ToHost } from './protocol.js';
@@ -29,6 +31,18 @@ export class LokiHost {
   ) {
     this.decoder = new TalosDecoder({ ...cfg.talos, metadata: true });
     this.pusher = new LokiPusher(cfg.loki, { registry: this.registry, logger });
+    // The ingest thread's process metrics do not see this thread's V8 heap.
+    new Gauge({
+      name: `${METRIC_PREFIX}loki_thread_heap_bytes`,
+      help: "The Loki thread's V8 heap: `used`, and `total` (what it holds from the system).",
+      labelNames: ['kind'],
+      registers: [this.registry],
+      collect() {
+        const h = getHeapStatistics();
+        this.set({ kind: 'used' }, h.used_heap_size);
+        this.set({ kind: 'total' }, h.total_heap_size);
+      },
+    });
     port.on('message', this.onMessage);
   }
 
@@ -102,7 +116,7 @@ export class LokiHost {
       const ev = decoder.decode(text, peer, receivedMs);
       if (typeof ev !== 'string') pusher.handle(ev);
     });
-    this.port.postMessage({ t: 'free', buf, len, records } satisfies FromHost, [buf]);
+    this.post({ t: 'done', len, records });
   }
 
   private async metrics(): Promise<MetricJson[]> {

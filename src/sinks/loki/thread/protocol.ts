@@ -31,8 +31,8 @@ export type ToHost =
 export type FromHost =
   | { t: 'started'; metrics: MetricJson[] }
   | { t: 'start_error'; message: string }
-  /** A frame's buffer, handed back for reuse. */
-  | { t: 'free'; buf: ArrayBuffer; len: number; records: number }
+  /** A frame was handled (its records decoded and handed to the pusher). */
+  | { t: 'done'; len: number; records: number }
   | { t: 'metrics'; id: number; metrics: MetricJson[] }
   /** The final values of its metrics come with it. */
   | { t: 'stopped'; metrics: MetricJson[] };

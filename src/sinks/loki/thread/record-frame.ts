@@ -2,8 +2,9 @@
  * The records of one event-loop turn, as the ingest thread hands them to the
  * Loki thread: the raw Talos record text (the Loki thread decodes it for
  * storage; the ingest thread decodes only what rules need), who sent it and
- * when it arrived. One transferable ArrayBuffer per turn, so nothing is
- * copied per line between threads and no object is built per line here:
+ * when it arrived. Written into one reused buffer (no object per line), then
+ * copied once into an ArrayBuffer of exactly its size that is transferred,
+ * not copied again, to the Loki thread:
  *   `u32 records | record* | u16 peers | (u16 byteLength | utf8)*`
  * with `record = f64 receivedMs | u16 peer | u8 proto | u32 byteLength | utf8`
  * (little-endian); `peer` indexes the table at the end (written by `take`).
@@ -15,16 +16,10 @@ const FRAME_HEAD = 4;
 
 /** Records in a frame are cut at this size: the Loki thread starts on them while more arrive. */
 export const FRAME_SOFT_LIMIT = 256 * 1024;
-/**
- * Frame buffers are allocated this big, so the record that crosses the soft
- * limit fits without growing (only a record longer than the headroom grows
- * one), and every buffer handed back can be reused: no large allocation, and
- * none of the garbage collections external memory triggers, per frame.
- */
-export const FRAME_BUFFER_BYTES = 2 * FRAME_SOFT_LIMIT;
+/** The writer's buffer: room for the record that crosses the soft limit (a longer record grows it). */
+const FRAME_BUFFER_BYTES = 2 * FRAME_SOFT_LIMIT;
 
 export class RecordFrameWriter {
-  private buf: Buffer;
   private at = FRAME_HEAD;
   private count = 0;
   private readonly peerIndex = new Map<string, number>();
@@ -33,9 +28,7 @@ export class RecordFrameWriter {
   private lastPeer = '';
   private lastPeerIndex = -1;
 
-  constructor(private readonly alloc: (minBytes: number) => ArrayBuffer) {
-    this.buf = Buffer.from(alloc(FRAME_BUFFER_BYTES));
-  }
+  private buf = Buffer.allocUnsafeSlow(FRAME_BUFFER_BYTES);
 
   get records(): number {
     return this.count;
@@ -74,7 +67,7 @@ export class RecordFrameWriter {
     return this.peers.length >= 0xfff0;
   }
 
-  /** The finished frame (its ArrayBuffer is handed over) and its length; the writer starts a new one. */
+  /** The finished frame, in an ArrayBuffer of its own and of its size (to transfer); the writer starts a new one. */
   take(): { buf: ArrayBuffer; len: number; records: number } {
     let tableBytes = 2;
     for (const p of this.peers) tableBytes += 2 + Buffer.byteLength(p, 'utf8');
@@ -89,8 +82,10 @@ export class RecordFrameWriter {
       b.writeUInt16LE(n, at);
       at += 2 + n;
     }
-    const out = { buf: b.buffer as ArrayBuffer, len: at, records: this.count };
-    this.buf = Buffer.from(this.alloc(FRAME_BUFFER_BYTES));
+    // Its own ArrayBuffer (not from the pool small Buffers share), so it can be transferred.
+    const copy = Buffer.allocUnsafeSlow(at);
+    b.copy(copy, 0, 0, at);
+    const out = { buf: copy.buffer as ArrayBuffer, len: at, records: this.count };
     this.at = FRAME_HEAD;
     this.count = 0;
     this.peerIndex.clear();
@@ -101,7 +96,7 @@ export class RecordFrameWriter {
 
   private ensure(extra: number): void {
     if (this.at + extra <= this.buf.length) return;
-    const next = Buffer.from(this.alloc(Math.max(this.buf.length * 2, this.at + extra)));
+    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.at + extra));
     this.buf.copy(next, 0, 0, this.at);
     this.buf = next;
   }
