@@ -57,12 +57,12 @@ COPY deploy/config.default.yaml /etc/talos-alert-sidecar/config.yaml
 USER 1000:1000
 # Talos json_lines (TCP and UDP share the port) and HTTP (/metrics, /healthz, /readyz, API).
 EXPOSE 6000/tcp 6000/udp 8080
-# --max-semi-space-size=4 (MiB): V8 otherwise lets the young generation grow to 3 × 16 MiB
-# under load; at 4 the RSS at 100k lines/s is ~20 MB lower for the same throughput
-# (BENCHMARKS.md, scenario 5; the benchmark starts the sidecar with these same flags).
+# No V8 flags: --max-semi-space-size=4 would hold ~20 MB less at 100k lines/s but costs
+# ~30 ms of every start (BENCHMARKS.md). The benchmark starts the sidecar with whatever
+# flags this ENTRYPOINT has.
 # Exec form: node is PID 1 and receives SIGTERM directly. The sidecar installs its own
 # SIGTERM/SIGINT handlers (flush Loki, write state, exit), which PID 1 needs because the
 # kernel applies no default action to it; it spawns no children, so no reaper (tini) is needed.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/cli.js"]
+ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["run", "--config", "/etc/talos-alert-sidecar/config.yaml"]

@@ -14,7 +14,8 @@
  * whole text cleanly, the query is valid LogQL outside our subset, and the
  * error is reported as `unsupported`, naming the construct lezer found there.
  */
-import { parser as lezerParser } from '@grafana/lezer-logql';
+import { createRequire } from 'node:module';
+import type { parser as LezerParser } from '@grafana/lezer-logql';
 import {
   type ArithOp,
   type BinaryExpr,
@@ -648,7 +649,14 @@ function goFloatF(v: number): string {
   return v.toFixed(6);
 }
 
-type LezerNode = ReturnType<ReturnType<typeof lezerParser.parse>['resolveInner']>;
+type LezerNode = ReturnType<ReturnType<typeof LezerParser.parse>['resolveInner']>;
+
+let lezer: typeof LezerParser | undefined;
+/** Grafana's grammar, loaded at the first parse error only (its CommonJS build, synchronously): most starts never need it. */
+function lezerParser(): typeof LezerParser {
+  lezer ??= (createRequire(import.meta.url)('@grafana/lezer-logql') as { parser: typeof LezerParser }).parser;
+  return lezer;
+}
 
 /** Lezer node names worth naming in an "unsupported" message, most specific first. */
 const CONSTRUCTS: Record<string, string> = {
@@ -673,9 +681,9 @@ const CONSTRUCTS: Record<string, string> = {
 
 /** Valid LogQL per Grafana's grammar: name the construct around `offset`. */
 function lezerUnsupported(src: string, err: LogQLError): LogQLError | undefined {
-  let tree: ReturnType<typeof lezerParser.parse>;
+  let tree: ReturnType<typeof LezerParser.parse>;
   try {
-    tree = lezerParser.parse(src);
+    tree = lezerParser().parse(src);
   } catch {
     // lezer recurses per nesting level; hostile input may overflow its stack. Keep our error.
     return undefined;

@@ -147,7 +147,7 @@ describe('Dockerfile stages', () => {
   });
 
   it('runs node directly (PID 1, exec form) with the config path the chart mounts', () => {
-    expect(jsonForm(runtime, 'ENTRYPOINT')).toEqual(['node', '--max-semi-space-size=4', 'dist/cli.js']);
+    expect(jsonForm(runtime, 'ENTRYPOINT')).toEqual(['node', 'dist/cli.js']);
     const cmd = jsonForm(runtime, 'CMD');
     const ds = findOne<IDaemonSet>(helmTemplate(), 'DaemonSet');
     const c = ds.spec!.template.spec!.containers[0]!;
