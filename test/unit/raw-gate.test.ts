@@ -237,6 +237,31 @@ describe('RawRecord (the raw scanner)', () => {
     );
   });
 
+  it('accepts exactly the flat objects of its grammar (the regular expression it replaced) with a string msg', () => {
+    const KEY = String.raw`"[^"\\\x00-\x1f]*"`;
+    const STR = String.raw`"[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*"`;
+    const VAL = String.raw`(?:${STR}|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null)`;
+    const flat = new RegExp(String.raw`^\{${KEY}:${VAL}(?:,${KEY}:${VAL})*\}$`);
+    const tokens = ['{', '}', '"', ':', ',', '\\', 'u', '00', 'aF', 'e', 'E', '+', '-', '0', '1', '.', 'true', 'fals', 'false', 'null', 'msg', '"msg":', '"msg":"', ' ', '\u0001', 'a', '\ud800', 'n', 't', '/'];
+    const rec = new RawRecord(['msg', 'n']);
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...tokens), { maxLength: 24 }), (xs) => {
+        const text = xs.join('');
+        const ok = rec.scan(text);
+        const want = flat.test(text) && typeof (JSON.parse(text) as Record<string, unknown>).msg === 'string';
+        expect(ok).toBe(want);
+      }),
+      { numRuns: 30_000 },
+    );
+    fc.assert(
+      fc.property(recordArb, ([text]) => {
+        const want = flat.test(text) && typeof (JSON.parse(text) as Record<string, unknown>).msg === 'string';
+        expect(rec.scan(text)).toBe(want);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('falls back on nested values, whitespace, escaped keys and broken JSON', () => {
     const rec = new RawRecord(['msg']);
     expect(rec.scan('{"msg":"a","n":{"x":1}}')).toBe(false);
