@@ -242,7 +242,7 @@ describe('RawRecord (the raw scanner)', () => {
     const STR = String.raw`"[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*"`;
     const VAL = String.raw`(?:${STR}|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null)`;
     const flat = new RegExp(String.raw`^\{${KEY}:${VAL}(?:,${KEY}:${VAL})*\}$`);
-    const tokens = ['{', '}', '"', ':', ',', '\\', 'u', '00', 'aF', 'e', 'E', '+', '-', '0', '1', '.', 'true', 'fals', 'false', 'null', 'msg', '"msg":', '"msg":"', ' ', '\u0001', 'a', '\ud800', 'n', 't', '/'];
+    const tokens = ['{', '}', '"', ':', ',', '\\', 'u', '00', 'aF', 'e', 'E', '+', '-', '0', '1', '.', 'true', 'fals', 'false', 'null', 'msg', '"msg":', '"msg":"', ' ', '\u0001', 'a', '\ud800', 'n', 't', '/', 'x'];
     const rec = new RawRecord(['msg', 'n']);
     fc.assert(
       fc.property(fc.array(fc.constantFrom(...tokens), { maxLength: 24 }), (xs) => {
@@ -252,6 +252,17 @@ describe('RawRecord (the raw scanner)', () => {
         expect(ok).toBe(want);
       }),
       { numRuns: 30_000 },
+    );
+    // Inside a string value and as a scalar value, where most of the grammar is.
+    const piece = fc.array(fc.constantFrom(...tokens), { maxLength: 8 }).map((xs) => xs.join(''));
+    fc.assert(
+      fc.property(piece, piece, (a, b) => {
+        for (const text of [`{"msg":"${a}"}`, `{"n":${b},"msg":"x${a}"}`, `{"msg":"a","n":${b}}`]) {
+          const want = flat.test(text) && typeof (JSON.parse(text) as Record<string, unknown>).msg === 'string';
+          expect(rec.scan(text), text).toBe(want);
+        }
+      }),
+      { numRuns: 20_000 },
     );
     fc.assert(
       fc.property(recordArb, ([text]) => {
