@@ -66,6 +66,11 @@ export class MetadataPolicy {
   pairs(md: Readonly<Record<string, string>> | undefined): { name: string; value: string }[] | undefined {
     if (!this.enabled || md === undefined) return undefined;
     let out: { name: string; value: string }[] | undefined;
+    if (this.maxCount === 0 && this.maxBytes === 0) {
+      // No limit learnt yet (the usual case): no sizes to add up.
+      for (const k in md) (out ??= []).push({ name: lokiMetadataName(k), value: md[k]! });
+      return out;
+    }
     let size = 0;
     let trimmed = false;
     for (const k in md) {
