@@ -2,7 +2,8 @@
  * Lazy decoding on the alert path: decides from a record's raw JSON text
  * whether it can matter to any loaded rule, so that records no rule can match
  * are counted and dropped without JSON.parse (which is half the alert path's
- * time). Only used when no other subscriber needs every record (Loki off).
+ * time). The rule engine is the bus's only subscriber: Loki forwarding takes every
+ * raw record before the gate and decodes it on its own thread (sinks/loki/thread).
  *
  * A record can matter to a rule only if the rule's stream selector matches
  * the record's labels and every required-literal group of its line filters
