@@ -75,6 +75,7 @@ export class LokiForwarder {
   private started: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private stopped: (() => void) | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
 
   constructor(
     private readonly cfg: HostConfig,
@@ -120,16 +121,19 @@ export class LokiForwarder {
     }
   }
 
-  /** Hand what is left to the Loki thread, let it flush (bounded by `timeoutMs`), stop it. */
-  async stop(opts: { timeoutMs?: number } = {}): Promise<void> {
-    if (this.state === 'stopped' || this.state === 'stopping') return;
+  /** Hand what is left to the Loki thread, let it flush (bounded by `timeoutMs`), stop it. Idempotent. */
+  stop(opts: { timeoutMs?: number } = {}): Promise<void> {
+    this.stopping ??= this.doStop(opts.timeoutMs ?? 5000);
+    return this.stopping;
+  }
+
+  private async doStop(timeoutMs: number): Promise<void> {
     const wasRunning = this.state === 'running';
     this.state = 'stopping';
     if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
     this.flush();
     const ch = this.channel;
     if (wasRunning && ch !== undefined) {
-      const timeoutMs = opts.timeoutMs ?? 5000;
       const done = new Promise<void>((r) => (this.stopped = r));
       this.post({ t: 'stop', timeoutMs });
       let timer: NodeJS.Timeout | undefined;
