@@ -29,6 +29,11 @@ export class MetadataPolicy {
   }
 
   /** Metadata is sent at all. */
+  /** Sending metadata with no limit learnt: every pair goes as is (callers may skip `pairs`). */
+  get unlimited(): boolean {
+    return this.enabled && this.maxBytes === 0 && this.maxCount === 0;
+  }
+
   get sending(): boolean {
     return this.enabled;
   }

@@ -77,7 +77,7 @@ export class PushWriter {
     // line = 2
     this.string(0x12, line);
     // structuredMetadata = 3: LabelPairAdapter { name = 1; value = 2 }
-    if (withMetadata instanceof MetadataPolicy) {
+    if (withMetadata instanceof MetadataPolicy && !withMetadata.unlimited) {
       const pairs = withMetadata.pairs(ev.metadata);
       if (pairs !== undefined) {
         for (const { name, value } of pairs) {
@@ -90,7 +90,8 @@ export class PushWriter {
       this.end(e);
       return;
     }
-    const md = withMetadata ? ev.metadata : undefined;
+    // Every pair as is: metadata on (or a policy with no limit learnt), without building pairs.
+    const md = withMetadata !== false ? ev.metadata : undefined;
     if (md !== undefined) {
       for (const name in md) {
         const value = md[name]!;
