@@ -10,14 +10,14 @@ import type { MetricJson } from './protocol.js';
 export class RemoteMetrics {
   private inflight: Promise<Map<string, MetricJson>> | undefined;
   private readonly names: string[] = [];
+  /** The last values fetched, served when the Loki thread does not answer. */
+  private readonly last = new Map<string, MetricJson>();
 
   constructor(
     private readonly registry: Registry,
     /** Ask the Loki thread for all its metrics (undefined: it is gone; the last values are kept). */
     private readonly fetch: () => Promise<MetricJson[] | undefined>,
   ) {}
-
-  private last = new Map<string, MetricJson>();
 
   /** Register a stand-in for each of the Loki thread's metrics (idempotent by name). */
   register(metrics: readonly MetricJson[]): void {
